@@ -1,0 +1,71 @@
+import numpy as np
+import pytest
+from scipy.stats import multivariate_normal
+
+from collapse import GaussianMixture, blend, kde, ou_coefficient, ou_forward, paper_gmm
+from collapse import mixture as mixture_module
+
+
+def test_log_prob_matches_scipy(mixture3d, rng):
+    x = rng.normal(size=(50, 3)) * 2
+    expected = np.log(sum(w * multivariate_normal(m, np.diag(v)).pdf(x)
+                          for w, m, v in zip(mixture3d.weights, mixture3d.means, mixture3d.variances)))
+    np.testing.assert_allclose(mixture3d.log_prob(x), expected, rtol=1e-10)
+
+
+@pytest.mark.parametrize("t", [0.0, 0.02, 0.3, 1.0, 4.0])
+def test_score_is_gradient_of_log_density(mixture3d, rng, t):
+    x = rng.normal(size=(20, 3)) * 3  # includes points far from every component
+    eps = 1e-5
+    fd = np.stack([(mixture3d.log_prob(x + eps * e, t) - mixture3d.log_prob(x - eps * e, t)) / (2 * eps)
+                   for e in np.eye(3)], axis=1)
+    np.testing.assert_allclose(mixture3d.score(x, t), fd, rtol=1e-6, atol=1e-6)
+
+
+def test_score_far_from_all_components_does_not_underflow(mixture3d):
+    x = np.array([[60.0, -80.0, 40.0]])  # every density underflows to 0 here; log-sum-exp must not
+    s = mixture3d.score(x)
+    assert np.all(np.isfinite(s)) and np.all(np.isfinite(mixture3d.log_prob(x)))
+
+
+def test_chunking_does_not_change_results(mixture3d, rng, monkeypatch):
+    x = rng.normal(size=(101, 3))
+    full_score, full_logp = mixture3d.score(x, 0.5), mixture3d.log_prob(x, 0.5)
+    monkeypatch.setattr(mixture_module, "CHUNK_ELEMENTS", 7)  # blocks of 2 queries
+    np.testing.assert_array_equal(mixture3d.score(x, 0.5), full_score)
+    np.testing.assert_array_equal(mixture3d.log_prob(x, 0.5), full_logp)
+
+
+def test_noised_mixture_is_law_of_ou_forward(mixture3d, rng):
+    t, n = 0.7, 200_000
+    xt = ou_forward(mixture3d.sample(n, rng), t, rng)
+    noised = mixture3d.noised(t)
+    a = ou_coefficient(t)
+    np.testing.assert_allclose(noised.mean(), a * mixture3d.mean())
+    se = np.sqrt(np.diag(noised.covariance()) / n)
+    assert np.all(np.abs(xt.mean(0) - noised.mean()) < 5 * se)
+    np.testing.assert_allclose(np.cov(xt.T), noised.covariance(), atol=0.02)
+
+
+def test_blend_and_kde():
+    p, r = paper_gmm(dim=2), kde(np.zeros((4, 2)), 0.5)
+    q = blend(p, r, 0.25)
+    assert len(q) == 9 and np.isclose(q.weights[:5].sum(), 0.25)
+    np.testing.assert_allclose(q.mean(), 0.25 * p.mean() + 0.75 * r.mean())
+    assert blend(p, r, 1.0) is p and blend(p, r, 0.0) is r
+    np.testing.assert_allclose(r.variances, 0.25)
+
+
+@pytest.mark.parametrize("bad", [dict(alpha=1.5), dict(alpha=-0.1)])
+def test_blend_rejects_alpha_outside_unit_interval(bad):
+    with pytest.raises(ValueError, match="alpha"):
+        blend(paper_gmm(2), paper_gmm(2), **bad)
+
+
+def test_invalid_mixtures_are_rejected():
+    with pytest.raises(ValueError, match="weights"):
+        GaussianMixture([[0.0], [1.0]], 1.0, [0.5, 0.6])
+    with pytest.raises(ValueError, match="variances"):
+        GaussianMixture([[0.0], [1.0]], [1.0, -1.0])
+    with pytest.raises(ValueError, match="bandwidth"):
+        kde(np.zeros((3, 2)), 0.0)
