@@ -1,0 +1,162 @@
+"""Results cache: keyed, atomic, checkpointed, and never trusting a damaged file.
+
+A result is keyed by a hash of (experiment, parameters, mode, code version), where the code version
+hashes the library's source: change the library and every result is recomputed. A result is an
+``.npz`` of arrays beside a ``.json`` sidecar holding the key, the parameters, provenance and the
+npz's SHA-256; a result whose sidecar is missing, has another key, or whose digest does not match
+is recomputed, never used. Every write goes to a temporary file that is then renamed, so a killed
+run leaves either the old file or the new one, never half of one.
+
+Long runs also checkpoint after each generation (:class:`Checkpoints`); the checkpoints live under
+the ignored ``data/cache`` and a rerun resumes from the latest intact one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import pickle
+import platform
+import sys
+import tempfile
+import time
+import warnings
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+
+_LIBRARY = Path(__file__).resolve().parent
+
+
+@cache
+def code_version() -> str:
+    """SHA-256 (first 16 hex digits) of the library's Python source files."""
+    h = hashlib.sha256()
+    for path in sorted(_LIBRARY.rglob("*.py")):
+        h.update(path.relative_to(_LIBRARY).as_posix().encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def result_key(experiment: str, params: dict, mode: str) -> str:
+    blob = json.dumps(
+        {"experiment": experiment, "params": params, "mode": mode, "code": code_version()},
+        sort_keys=True, default=_jsonable,
+    )
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that readers see the old file or the complete new one."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+class ResultEntry:
+    """One cached result: ``<dir>/<experiment>.npz`` and its sidecar ``<experiment>.json``."""
+
+    def __init__(self, experiment: str, params: dict, mode: str, results_dir: Path):
+        self.experiment, self.params, self.mode = experiment, params, mode
+        self.key = result_key(experiment, params, mode)
+        self.npz = Path(results_dir) / f"{experiment}.npz"
+        self.sidecar = self.npz.with_suffix(".json")
+
+    def load(self) -> dict[str, np.ndarray] | None:
+        """The cached arrays, or None if absent, stale (another key) or damaged."""
+        try:
+            meta = json.loads(self.sidecar.read_text())
+            if meta.get("key") != self.key:
+                return None
+            data = self.npz.read_bytes()
+            if hashlib.sha256(data).hexdigest() != meta.get("sha256"):
+                warnings.warn(f"{self.npz} does not match its recorded digest; recomputing", stacklevel=2)
+                return None
+            with np.load(io.BytesIO(data), allow_pickle=False) as z:
+                return {k: z[k] for k in z.files}
+        except FileNotFoundError:
+            return None
+        except (ValueError, OSError) as err:  # unreadable JSON or npz
+            warnings.warn(f"cached result {self.npz} is damaged ({err}); recomputing", stacklevel=2)
+            return None
+
+    def save(self, arrays: dict, wall_time_s: float, **provenance) -> None:
+        buffer = io.BytesIO()
+        np.savez_compressed(buffer, **{k: np.asarray(v) for k, v in arrays.items()})
+        data = buffer.getvalue()
+        atomic_write_bytes(self.npz, data)
+        meta = {
+            "experiment": self.experiment, "key": self.key, "mode": self.mode, "params": self.params,
+            "code_version": code_version(), "sha256": hashlib.sha256(data).hexdigest(),
+            "wall_time_s": round(wall_time_s, 2), "versions": _versions(), **provenance,
+        }
+        atomic_write_bytes(self.sidecar, json.dumps(meta, indent=2, sort_keys=True, default=_jsonable).encode())
+
+    def checkpoints(self, job: str) -> Checkpoints:
+        """Per-generation checkpoints of one job (one seed, one alpha, ...) of this result."""
+        from .config import cache_dir
+
+        return Checkpoints(cache_dir() / self.experiment / self.key / job)
+
+    def get_or_compute(self, compute) -> dict[str, np.ndarray]:
+        """The cached arrays, computing and saving them with ``compute(self)`` if needed."""
+        cached = self.load()
+        if cached is not None:
+            return cached
+        start = time.perf_counter()
+        arrays = compute(self)
+        self.save(arrays, time.perf_counter() - start)
+        return self.load()
+
+
+class Checkpoints:
+    """Per-generation snapshots of a recursion: ``gen_0003.pkl`` = state after 3 generations.
+
+    Each file starts with the SHA-256 of its pickled payload; a file that fails the check (a torn
+    write, a disk error) is removed and the previous generation's snapshot is used instead.
+    """
+
+    def __init__(self, directory: Path):
+        self.directory = Path(directory)
+
+    def save(self, state) -> None:
+        payload = pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
+        path = self.directory / f"gen_{state.generation:04d}.pkl"
+        atomic_write_bytes(path, hashlib.sha256(payload).digest() + payload)
+
+    def latest(self):
+        """The newest intact state, or None."""
+        for path in sorted(self.directory.glob("gen_*.pkl"), reverse=True):
+            blob = path.read_bytes()
+            digest, payload = blob[:32], blob[32:]
+            if hashlib.sha256(payload).digest() == digest:
+                return pickle.loads(payload)
+            warnings.warn(f"checkpoint {path} is damaged; removing it and trying an earlier one", stacklevel=2)
+            path.unlink()
+        return None
+
+
+def _versions() -> dict:
+    names = ("numpy", "scipy", "sklearn", "torch", "matplotlib")
+    found = {name: sys.modules[name].__version__ for name in names if name in sys.modules}
+    return {"python": platform.python_version(), **found}
+
+
+def _jsonable(obj):
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, (np.ndarray, tuple, set)):
+        return list(obj.tolist() if isinstance(obj, np.ndarray) else obj)
+    return str(obj)
