@@ -1,0 +1,106 @@
+"""Modes, the one table of experiment sizes, output locations and thread settings.
+
+Every notebook reads one mode: ``smoke`` (CI: every code path at tiny size), ``full`` (the default:
+statistically meaningful on a 2-core CPU) or ``paper`` (the paper's own sizes, for a GPU). The mode
+comes from the notebook's ``mode`` parameter when papermill sets it, else from ``$COLLAPSE_MODE``,
+else ``full``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+MODES = ("smoke", "full", "paper")
+DEFAULT_MODE = "full"
+
+ROOT = Path(__file__).resolve().parents[2]
+"""The repository root (the library lives in ``ROOT/lib/collapse``)."""
+
+# Sizes per experiment and mode. Scientific parameters (alpha grids, bandwidths) live in the
+# notebooks' parameter cells; only what scales the cost lives here.
+SIZES: dict[str, dict[str, dict]] = {
+    "tour": {
+        "smoke": dict(n=150, generations=3, steps=40, seeds=1, kl_samples=1_000),
+        "full": dict(n=1_000, generations=10, steps=500, seeds=3, kl_samples=20_000),
+        "paper": dict(n=10_000, generations=20, steps=500, seeds=10, kl_samples=100_000),
+    },
+}
+
+
+def resolve_mode(mode: str | None = None) -> str:
+    """The mode to run in: ``mode`` if given, else ``$COLLAPSE_MODE``, else ``full``."""
+    chosen = mode if mode is not None else os.environ.get("COLLAPSE_MODE") or DEFAULT_MODE
+    if chosen not in MODES:
+        source = "mode" if mode is not None else "COLLAPSE_MODE"
+        raise ValueError(f"{source}={chosen!r} is not a mode; use one of {', '.join(MODES)}")
+    return chosen
+
+
+def sizes(experiment: str, mode: str | None = None) -> dict:
+    """The sizes of ``experiment`` in ``mode`` (a copy: callers may adjust it)."""
+    if experiment not in SIZES:
+        raise KeyError(f"experiment={experiment!r} has no sizes; add it to collapse.config.SIZES")
+    return dict(SIZES[experiment][resolve_mode(mode)])
+
+
+def output_dirs(mode: str) -> tuple[Path, Path]:
+    """(results, figures) directories for ``mode``.
+
+    Full mode writes the committed ``data/results`` and ``figures``; paper mode writes beside them in
+    ``paper/`` subfolders; smoke mode writes under the ignored ``build/smoke`` so that a CI run never
+    overwrites a full-mode result or figure.
+    """
+    mode = resolve_mode(mode)
+    if mode == "full":
+        return ROOT / "data" / "results", ROOT / "figures"
+    if mode == "paper":
+        return ROOT / "data" / "results" / "paper", ROOT / "figures" / "paper"
+    return ROOT / "build" / "smoke" / "results", ROOT / "build" / "smoke" / "figures"
+
+
+def cache_dir() -> Path:
+    """Where per-generation checkpoints live (ignored by git; safe to delete)."""
+    return Path(os.environ.get("COLLAPSE_CACHE", ROOT / "data" / "cache"))
+
+
+def default_threads() -> int:
+    """BLAS/torch threads per process: ``$COLLAPSE_THREADS``, default 1 (oversubscribing 2 cores
+    was measured to slow runs by up to 70x)."""
+    return _positive_int_env("COLLAPSE_THREADS", 1)
+
+
+def default_workers() -> int:
+    """Worker processes for independent jobs (seeds, alphas): ``$COLLAPSE_WORKERS``, default the
+    number of cores."""
+    return _positive_int_env("COLLAPSE_WORKERS", os.cpu_count() or 1)
+
+
+def set_threads(n: int | None = None) -> int:
+    """Limit BLAS (via threadpoolctl) and torch to ``n`` threads in this process."""
+    n = default_threads() if n is None else n
+    if n < 1:
+        raise ValueError(f"threads={n} must be at least 1")
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[var] = str(n)  # for libraries loaded later, and for child processes
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=n)
+    import sys
+
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(n)
+    return n
+
+
+def _positive_int_env(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise ValueError(f"{name}={raw!r} must be a positive integer")
+    return value

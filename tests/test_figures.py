@@ -1,0 +1,36 @@
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+
+from collapse import config, figures
+
+
+def draw():
+    fig, ax = plt.subplots(figsize=(3, 2))
+    ax.plot(np.linspace(0, 1, 50), np.sin(np.linspace(0, 6, 50)), label="a")
+    ax.set_title("title")
+    ax.legend()
+    return fig
+
+
+def test_saving_twice_is_byte_identical(tmp_path):
+    name = next(iter(figures.FIGURES))
+    first = [p.read_bytes() for p in figures.save_figure(draw(), name, tmp_path / "a")]
+    second = [p.read_bytes() for p in figures.save_figure(draw(), name, tmp_path / "b")]
+    assert first == second and first[0].startswith(b"%PDF") and first[1].startswith(b"\x89PNG")
+    plt.close("all")
+
+
+def test_unregistered_figure_is_refused(tmp_path):
+    with pytest.raises(KeyError, match="FIGURES"):
+        figures.save_figure(draw(), "fig99_unknown", tmp_path)
+    plt.close("all")
+
+
+def test_manifest_file_matches_registry():
+    assert (config.ROOT / "figures" / "MANIFEST").read_text() == figures.manifest()
+
+
+def test_registered_notebooks_exist():
+    for name, (notebook, *_ ) in figures.FIGURES.items():
+        assert (config.ROOT / "notebooks" / notebook).exists(), name
