@@ -1,0 +1,53 @@
+# make reproduce   run every notebook in full mode: figures/, data/results/, notebooks/executed/
+# make test        unit tests, then every notebook under nbval in smoke mode
+# Each target creates .venv and installs requirements.txt if needed.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+NOTEBOOKS := $(sort $(wildcard notebooks/[0-9]*.ipynb))
+MODE ?= full
+
+export PATH := $(abspath $(VENV))/bin:$(PATH)
+export COLLAPSE_THREADS ?= 1
+export OMP_NUM_THREADS ?= $(COLLAPSE_THREADS)
+export OPENBLAS_NUM_THREADS ?= $(COLLAPSE_THREADS)
+export MKL_NUM_THREADS ?= $(COLLAPSE_THREADS)
+export PYDEVD_DISABLE_FILE_VALIDATION := 1
+
+.PHONY: reproduce figures test lint data bench clean
+
+$(VENV)/.installed: requirements.txt pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt -e .
+	touch $@
+
+data: $(VENV)/.installed
+	$(PY) -m collapse fetch
+
+# papermill -p mode overrides COLLAPSE_MODE; MODE=paper runs the paper's sizes (for a GPU).
+reproduce: data
+	@start=$$(date +%s); mkdir -p notebooks/executed; \
+	for nb in $(NOTEBOOKS); do \
+	  out=notebooks/executed/$$(basename $$nb); [ "$(MODE)" = full ] || out=build/$(MODE)/$$(basename $$nb); \
+	  mkdir -p $$(dirname $$out); \
+	  COLLAPSE_MODE=$(MODE) $(PY) -m papermill --cwd notebooks -p mode $(MODE) $$nb $$out || exit 1; \
+	done; \
+	$(PY) -m collapse manifest figures/MANIFEST; \
+	echo "make reproduce ($(MODE)): total wall time $$(( $$(date +%s) - start )) s"
+
+figures: reproduce  # figures are drawn from cached results, so this reruns no experiment that is cached
+
+test: data
+	@start=$$(date +%s); \
+	$(PY) -m ruff check lib tests benchmarks notebooks && \
+	COLLAPSE_MODE=smoke TQDM_DISABLE=1 $(PY) -m pytest tests notebooks --nbval-lax -q; status=$$?; \
+	echo "make test: total wall time $$(( $$(date +%s) - start )) s"; exit $$status
+
+lint: $(VENV)/.installed
+	$(PY) -m ruff check lib tests benchmarks notebooks
+
+bench: $(VENV)/.installed
+	@for b in benchmarks/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+clean:  # removes caches and smoke outputs; committed results and figures stay
+	rm -rf build data/cache

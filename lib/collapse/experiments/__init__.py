@@ -1,0 +1,1 @@
+"""Experiment-specific runners: importable, so worker processes can run them."""
