@@ -8,7 +8,7 @@ so in the population limit (N -> infinity, exact sampler) one generation maps
 
 with P_{t0} the OU semigroup: a closed-form mixture recursion to check the finite-N simulation
 against. Without the early-stopping contraction (t0 -> 0) each component's variance grows as
-sigma^2 + h^2 (1 - (1 - alpha)^n) / alpha.
+sigma^2 + h^2 (1 - (1 - alpha)^n) / alpha (:func:`component_variance`).
 """
 
 from __future__ import annotations
@@ -48,3 +48,19 @@ def population_recursion(data: GaussianMixture, alpha: float, bandwidth: float, 
         previous = q.smoothed(bandwidth**2).noised(t0)
         out.append(previous)
     return out
+
+
+def component_variance(sigma: float, bandwidth: float, alpha: float, generation) -> np.ndarray:
+    """Per-coordinate variance of a component of p_hat_n in the population model without early
+    stopping: sigma^2 + h^2 (1 - (1 - alpha)^n) / alpha, and sigma^2 + n h^2 at alpha = 0."""
+    n = np.asarray(generation, dtype=float)
+    growth = n if alpha == 0 else (1 - (1 - alpha) ** n) / alpha
+    return sigma**2 + bandwidth**2 * growth
+
+
+def within_component_variance(x: np.ndarray, means: np.ndarray) -> float:
+    """Mean squared distance of each sample to its nearest data-component mean, per coordinate: the
+    sample-based counterpart of :func:`component_variance` while components stay apart (once they
+    overlap, nearest-mean assignment truncates it; compare with the population law's samples)."""
+    d2 = np.sum((x[:, None, :] - means[None]) ** 2, axis=2)
+    return float(d2.min(axis=1).mean() / x.shape[1])

@@ -139,8 +139,9 @@ def run_recursion(
     else:
         rng.bit_generator.state = state.rng_state
         learner = state.learner
+    # disable=None: a bar on a terminal only, so that worker processes do not write into notebooks
     for g in tqdm(range(state.generation, generations), desc=desc or workflow.label, initial=state.generation,
-                  total=generations, leave=False):
+                  total=generations, leave=False, disable=None):
         train = training_set(workflow, state, n, real, rng)
         learner = learner.fit(train)
         samples = learner.sample(n, rng)
