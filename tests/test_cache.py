@@ -96,3 +96,22 @@ def test_checkpoints_fall_back_past_a_corrupted_one(tmp_path):
         state = ckpt.latest()
     assert state.generation == 2 and not last.exists()
     assert Checkpoints(tmp_path / "none").latest() is None
+
+
+def test_editing_the_compute_function_recomputes(tmp_path, monkeypatch):
+    from collapse import Experiment, config
+
+    monkeypatch.setattr(config, "output_dirs", lambda mode: (tmp_path, tmp_path / "figures"))
+    exp, calls = Experiment("tour", "smoke"), []
+
+    def compute(entry):
+        calls.append("first")
+        return {"x": np.zeros(1)}
+
+    def compute_edited(entry):
+        calls.append("edited")
+        return {"x": np.ones(1)}
+
+    assert exp.cached({"a": 1}, compute)["x"][0] == 0
+    assert exp.cached({"a": 1}, compute)["x"][0] == 0 and calls == ["first"]
+    assert exp.cached({"a": 1}, compute_edited)["x"][0] == 1 and calls == ["first", "edited"]

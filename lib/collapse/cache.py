@@ -1,7 +1,8 @@
 """Results cache: keyed, atomic, checkpointed, and never trusting a damaged file.
 
 A result is keyed by a hash of (experiment, parameters, mode, code version), where the code version
-hashes the library's source: change the library and every result is recomputed. A result is an
+hashes the library's source and the source of the notebook's ``compute`` function: change either and
+the result is recomputed. A result is an
 ``.npz`` of arrays beside a ``.json`` sidecar holding the key, the parameters, provenance and the
 npz's SHA-256; a result whose sidecar is missing, has another key, or whose digest does not match
 is recomputed, never used. Every write goes to a temporary file that is then renamed, so a killed
@@ -14,6 +15,7 @@ the ignored ``data/cache`` and a rerun resumes from the latest intact one.
 from __future__ import annotations
 
 import hashlib
+import inspect
 import io
 import json
 import os
@@ -41,9 +43,17 @@ def code_version() -> str:
     return h.hexdigest()[:16]
 
 
-def result_key(experiment: str, params: dict, mode: str) -> str:
+def source_hash(fn) -> str:
+    """SHA-256 (16 hex digits) of a function's source, e.g. a notebook's compute function; '' if unknown."""
+    try:
+        return hashlib.sha256(inspect.getsource(fn).encode()).hexdigest()[:16]
+    except (OSError, TypeError):
+        return ""
+
+
+def result_key(experiment: str, params: dict, mode: str, compute_source: str = "") -> str:
     blob = json.dumps(
-        {"experiment": experiment, "params": params, "mode": mode, "code": code_version()},
+        {"experiment": experiment, "params": params, "mode": mode, "code": code_version(), "compute": compute_source},
         sort_keys=True, default=_jsonable,
     )
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
@@ -68,9 +78,9 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
 class ResultEntry:
     """One cached result: ``<dir>/<experiment>.npz`` and its sidecar ``<experiment>.json``."""
 
-    def __init__(self, experiment: str, params: dict, mode: str, results_dir: Path):
-        self.experiment, self.params, self.mode = experiment, params, mode
-        self.key = result_key(experiment, params, mode)
+    def __init__(self, experiment: str, params: dict, mode: str, results_dir: Path, compute_source: str = ""):
+        self.experiment, self.params, self.mode, self.compute_source = experiment, params, mode, compute_source
+        self.key = result_key(experiment, params, mode, compute_source)
         self.npz = Path(results_dir) / f"{experiment}.npz"
         self.sidecar = self.npz.with_suffix(".json")
 
@@ -99,7 +109,8 @@ class ResultEntry:
         atomic_write_bytes(self.npz, data)
         meta = {
             "experiment": self.experiment, "key": self.key, "mode": self.mode, "params": self.params,
-            "code_version": code_version(), "sha256": hashlib.sha256(data).hexdigest(),
+            "code_version": code_version(), "compute_source": self.compute_source,
+            "sha256": hashlib.sha256(data).hexdigest(),
             "wall_time_s": round(wall_time_s, 2), "versions": _versions(), **provenance,
         }
         atomic_write_bytes(self.sidecar, json.dumps(meta, indent=2, sort_keys=True, default=_jsonable).encode())

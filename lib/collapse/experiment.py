@@ -8,7 +8,7 @@
 from __future__ import annotations
 
 from . import config, figures
-from .cache import ResultEntry
+from .cache import ResultEntry, source_hash
 
 
 class Experiment:
@@ -22,12 +22,13 @@ class Experiment:
     def __repr__(self) -> str:
         return f"Experiment({self.name!r}, mode={self.mode!r}, sizes={self.sizes})"
 
-    def entry(self, params: dict) -> ResultEntry:
-        return ResultEntry(self.name, params, self.mode, self.results_dir)
+    def entry(self, params: dict, compute=None) -> ResultEntry:
+        return ResultEntry(self.name, params, self.mode, self.results_dir, source_hash(compute) if compute else "")
 
     def cached(self, params: dict, compute) -> dict:
-        """The result for ``params`` from the cache, or computed by ``compute(entry)`` and cached."""
-        return self.entry(params).get_or_compute(compute)
+        """The result for ``params`` from the cache, or computed by ``compute(entry)`` and cached; the
+        key includes ``compute``'s source, so editing it in the notebook recomputes."""
+        return self.entry(params, compute).get_or_compute(compute)
 
     def save_figure(self, fig, name: str):
         return figures.save_figure(fig, name, self.figures_dir)
