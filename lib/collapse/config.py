@@ -25,6 +25,16 @@ SIZES: dict[str, dict[str, dict]] = {
         "full": dict(n=1_000, generations=10, steps=500, seeds=3, kl_samples=20_000),
         "paper": dict(n=10_000, generations=20, steps=500, seeds=10, kl_samples=100_000),
     },
+    "single_generation": {
+        "smoke": dict(steps=60, grid_points=321, n_paths=4_000, n_betas=4),
+        "full": dict(steps=500, grid_points=1_601, n_paths=50_000, n_betas=10),
+        "paper": dict(steps=500, grid_points=3_201, n_paths=200_000, n_betas=16),
+    },
+    "error_accumulation": {
+        "smoke": dict(grid_points=401, generations=20, replicates=4, long_generations=100, long_replicates=2),
+        "full": dict(grid_points=1_601, generations=40, replicates=50, long_generations=2_000, long_replicates=20),
+        "paper": dict(grid_points=3_201, generations=60, replicates=200, long_generations=10_000, long_replicates=50),
+    },
 }
 
 
