@@ -13,6 +13,8 @@ export OMP_NUM_THREADS ?= $(COLLAPSE_THREADS)
 export OPENBLAS_NUM_THREADS ?= $(COLLAPSE_THREADS)
 export MKL_NUM_THREADS ?= $(COLLAPSE_THREADS)
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
+# no progress bars frozen into executed notebooks
+export COLLAPSE_PROGRESS ?= 0
 
 .PHONY: reproduce reproduce-run figures test test-run lint data bench clean
 

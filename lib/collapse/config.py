@@ -35,6 +35,17 @@ SIZES: dict[str, dict[str, dict]] = {
         "full": dict(grid_points=1_601, generations=40, replicates=50, long_generations=2_000, long_replicates=20),
         "paper": dict(grid_points=3_201, generations=60, replicates=200, long_generations=10_000, long_replicates=50),
     },
+    # accumulate workflows refit on a pool of n (t + 1) points; they run where n d^2 <= max_pool_cost
+    "collapse_or_thrive": {
+        "smoke": dict(dims=(1, 3, 10), ns=(10, 32, 100), iterations=20, seeds=40, max_pool_cost=10_000,
+                      kde_ns=(10, 32), kde_iterations=20, kde_seeds=4, test_points=200, nll_every=5),
+        "full": dict(dims=(1, 3, 10, 31, 100), ns=(10, 32, 100, 316, 1000), iterations=100, seeds=100,
+                     max_pool_cost=200_000, kde_ns=(10, 32, 100, 316, 1000), kde_iterations=100, kde_seeds=10,
+                     test_points=500, nll_every=10),
+        "paper": dict(dims=(1, 3, 10, 31, 100), ns=(10, 32, 100, 316, 1000), iterations=100, seeds=1000,
+                      max_pool_cost=10**12, kde_ns=(10, 32, 100, 316, 1000), kde_iterations=100, kde_seeds=100,
+                      test_points=1000, nll_every=10),
+    },
 }
 
 
@@ -84,6 +95,12 @@ def default_workers() -> int:
     """Worker processes for independent jobs (seeds, alphas): ``$COLLAPSE_WORKERS``, default the
     number of cores."""
     return _positive_int_env("COLLAPSE_WORKERS", os.cpu_count() or 1)
+
+
+def show_progress() -> bool:
+    """Progress bars on, unless ``$COLLAPSE_PROGRESS=0`` (set by ``make`` so that executed notebooks
+    hold no frozen bars, and in worker processes, whose bars would interleave)."""
+    return os.environ.get("COLLAPSE_PROGRESS", "1") != "0"
 
 
 def set_threads(n: int | None = None) -> int:

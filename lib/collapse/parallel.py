@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing
+import os
 from concurrent.futures import ProcessPoolExecutor
 
 from tqdm.auto import tqdm
@@ -17,8 +18,13 @@ def run_jobs(fn, jobs: list[dict], workers: int | None = None, desc: str = "jobs
     """
     workers = min(workers or config.default_workers(), len(jobs))
     if workers <= 1:
-        return [fn(**job) for job in tqdm(jobs, desc=desc, disable=None)]
+        return [fn(**job) for job in tqdm(jobs, desc=desc, disable=not config.show_progress())]
     context = multiprocessing.get_context("spawn")  # fork is unsafe inside a threaded Jupyter kernel
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=config.set_threads, initargs=(1,)) as pool:
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker) as pool:
         futures = [pool.submit(fn, **job) for job in jobs]
-        return [f.result() for f in tqdm(futures, desc=desc, disable=None)]  # None: on a terminal only
+        return [f.result() for f in tqdm(futures, desc=desc, disable=not config.show_progress())]
+
+
+def _init_worker():
+    os.environ["COLLAPSE_PROGRESS"] = "0"  # the parent's bar counts jobs; workers' bars would interleave
+    config.set_threads(1)

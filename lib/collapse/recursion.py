@@ -25,6 +25,8 @@ from typing import Any, Protocol
 import numpy as np
 from tqdm.auto import tqdm
 
+from .config import show_progress
+
 WORKFLOWS = ("replace", "accumulate", "accumulate-subsample", "fresh", "keep-fraction")
 _WITH_FRACTION = ("fresh", "keep-fraction")
 
@@ -139,9 +141,8 @@ def run_recursion(
     else:
         rng.bit_generator.state = state.rng_state
         learner = state.learner
-    # disable=None: a bar on a terminal only, so that worker processes do not write into notebooks
     for g in tqdm(range(state.generation, generations), desc=desc or workflow.label, initial=state.generation,
-                  total=generations, leave=False, disable=None):
+                  total=generations, leave=False, disable=not show_progress()):
         train = training_set(workflow, state, n, real, rng)
         learner = learner.fit(train)
         samples = learner.sample(n, rng)
