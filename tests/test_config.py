@@ -23,7 +23,8 @@ def test_every_experiment_has_every_mode_and_sizes_grow():
     for name, table in config.SIZES.items():
         assert set(table) == set(config.MODES), name
         for key, smoke in table["smoke"].items():
-            assert smoke <= table["full"][key] <= table["paper"][key], (name, key)
+            if key != "nll_every":  # a cadence, not a size
+                assert smoke <= table["full"][key] <= table["paper"][key], (name, key)
 
 
 def test_smoke_never_writes_into_committed_outputs():

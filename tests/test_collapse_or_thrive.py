@@ -1,0 +1,76 @@
+"""[KZ]'s Gaussian and KDE claims at smoke size: closed forms within Monte Carlo error, and ordering."""
+
+import numpy as np
+import pytest
+
+from collapse.experiments import collapse_or_thrive as cot
+from collapse.learners import GaussianFit, KDESampler
+
+D, N, T, SEEDS = 3, 32, 10, 2_000
+
+
+@pytest.fixture(scope="module")
+def replace_runs():
+    return cot.run_gaussian(D, N, "replace", T, SEEDS, seed=0)
+
+
+def within(samples, expected, k=4.0):
+    """|mean - expected| within k standard errors of the mean over seeds."""
+    return abs(samples.mean() - expected) <= k * samples.std(ddof=1) / np.sqrt(len(samples))
+
+
+@pytest.mark.parametrize("t", [1, 5, 10])
+def test_replace_closed_forms_within_monte_carlo_error(replace_runs, t):
+    assert within(replace_runs["mean_error"][t - 1], cot.replace_mean_error(D, N, t))
+    assert within(replace_runs["log_det_ratio"][t - 1], cot.replace_log_det(D, N, t)[0])
+    assert within(replace_runs["trace_ratio"][t - 1], cot.replace_trace_ratio(N, t))
+    assert within(np.exp(replace_runs["log_det_ratio"][t - 1]), cot.replace_det_ratio(D, N, t))
+
+
+def test_log_det_variance_matches_closed_form(replace_runs):
+    """Sample variance over 2,000 seeds: relative standard error about sqrt(2/2000) = 3 %."""
+    assert np.var(replace_runs["log_det_ratio"][T - 1]) == pytest.approx(cot.replace_log_det(D, N, T)[1], rel=0.15)
+
+
+def test_accumulate_stays_below_its_bound_and_replace_ends_above_accumulate(replace_runs):
+    accumulate = cot.run_gaussian(D, N, "accumulate", 20, 500, seed=0)["mean_error"]
+    bound = cot.accumulate_mean_error_bound(D, N)
+    assert np.all(accumulate.mean(axis=1) <= bound + 3 * accumulate.std(axis=1) / np.sqrt(500))
+    assert replace_runs["mean_error"][-1].mean() > 3 * accumulate[T - 1].mean()
+
+
+def test_unbiased_trace_is_a_martingale_whose_median_collapses():
+    runs = cot.run_gaussian(D, N, "replace", 30, SEEDS, seed=1, unbiased=True)["trace_ratio"]
+    assert within(runs[-1], 1.0)
+    assert np.median(runs[-1]) < 0.8
+
+
+def test_kde_replace_variance_follows_its_closed_form():
+    """Mean over 400 seeds of the per-coordinate data variance; its fixed point is (n - 1) h^2."""
+    run = cot.run_kde("moons", 0.5, 10, "replace", 20, 400, 0, test_points=10, every=100)
+    v = run["variance"]
+    expected = cot.kde_replace_variance(10, 0.5, np.arange(1, 20), v[0].mean())
+    for g in (5, 19):
+        assert within(v[g], expected[g - 1])
+    assert cot.kde_replace_variance(10, 0.5, [2000], 0.3)[0] == pytest.approx(9 * 0.25)
+
+
+def test_kde_replace_ends_above_accumulate_in_test_nll():
+    final = {wf: cot.run_kde("moons", 0.5, 10, wf, 20, 4, 0, test_points=200, every=19)["nll"][-1].mean()
+             for wf in ("replace", "accumulate")}
+    assert final["replace"] > final["accumulate"]
+
+
+def test_gaussian_fit_samples_its_covariance_even_when_singular(rng):
+    data = rng.standard_normal((5, 3, 8))  # 5 points in 8 dimensions: rank-4 covariance per seed
+    fit = GaussianFit().fit(data)
+    x = fit.sample(100_000, rng)
+    np.testing.assert_allclose(np.cov(x[:, 1].T, bias=True), fit.cov[1], atol=0.03)
+    assert np.linalg.matrix_rank(x[:200, 1] - x[:200, 1].mean(0)) == 4
+
+
+def test_kde_sampler_draws_around_training_points(rng):
+    data = np.zeros((4, 2, 2))
+    data[:, 1] = 5.0
+    x = KDESampler(0.1).fit(data).sample(1000, rng)
+    assert abs(x[:, 0].mean()) < 0.02 and abs(x[:, 1].mean() - 5) < 0.02 and abs(x[:, 0].std() - 0.1) < 0.01
