@@ -41,10 +41,10 @@ SIZES: dict[str, dict[str, dict]] = {
                       kde_ns=(10, 32), kde_iterations=20, kde_seeds=4, test_points=200, nll_every=5),
         "full": dict(dims=(1, 3, 10, 31, 100), ns=(10, 32, 100, 316, 1000), iterations=100, seeds=100,
                      max_pool_cost=200_000, kde_ns=(10, 32, 100, 316, 1000), kde_iterations=100, kde_seeds=10,
-                     test_points=500, nll_every=10),
+                     test_points=300, nll_every=20),
         "paper": dict(dims=(1, 3, 10, 31, 100), ns=(10, 32, 100, 316, 1000), iterations=100, seeds=1000,
                       max_pool_cost=10**12, kde_ns=(10, 32, 100, 316, 1000), kde_iterations=100, kde_seeds=100,
-                      test_points=1000, nll_every=10),
+                      test_points=1000, nll_every=5),
     },
 }
 
