@@ -16,7 +16,7 @@ export PYDEVD_DISABLE_FILE_VALIDATION := 1
 # no progress bars frozen into executed notebooks
 export COLLAPSE_PROGRESS ?= 0
 
-.PHONY: reproduce reproduce-run figures test test-run lint data bench clean
+.PHONY: reproduce reproduce-run recompute figures test test-run lint data bench clean
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -41,6 +41,10 @@ reproduce-run: data
 	$(PY) -m collapse manifest figures/MANIFEST
 
 figures: reproduce  # figures are drawn from cached results, so this reruns no experiment that is cached
+
+recompute:  # drop the cached full-mode results and checkpoints, then recompute everything from scratch
+	rm -rf data/cache data/results/*.npz data/results/*.json
+	$(MAKE) --no-print-directory reproduce
 
 test:  # times everything, the .venv setup included
 	@start=$$(date +%s); $(MAKE) --no-print-directory test-run; status=$$?; \
