@@ -2,18 +2,17 @@ import numpy as np
 import pytest
 
 from collapse import SamplerConfig, Workflow, paper_gmm, run_recursion
-from collapse.kde_diffusion import KDEScoreDiffusion, population_recursion
+from collapse.kde_diffusion import KDEScoreDiffusion, component_variance, population_recursion
 
 
 @pytest.mark.parametrize("alpha", [0.0, 0.1, 0.5, 0.9])
 def test_population_variance_follows_closed_form_without_early_stopping(alpha):
     """With t0 = 0 the excess total variance after n generations is d h^2 (1 - (1-alpha)^n) / alpha
     (n h^2 per coordinate at alpha = 0)."""
-    data, h, d = paper_gmm(dim=3), 0.6, 3
+    data, h, d, sigma = paper_gmm(dim=3), 0.6, 3, 0.6
     for n, law in enumerate(population_recursion(data, alpha, h, 0.0, 8), start=1):
-        growth = n if alpha == 0 else (1 - (1 - alpha) ** n) / alpha
         excess = np.trace(law.covariance()) - np.trace(data.covariance())
-        assert excess == pytest.approx(d * h**2 * growth, rel=1e-12)
+        assert excess == pytest.approx(d * (component_variance(sigma, h, alpha, n) - sigma**2), rel=1e-12)
 
 
 def test_simulated_kde_recursion_tracks_population_model():
