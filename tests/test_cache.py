@@ -19,20 +19,42 @@ def counting_compute(calls):
     return compute
 
 
-def test_key_depends_on_experiment_params_and_mode():
-    base = result_key("exp", {"a": 1, "b": [1, 2]}, "full")
-    assert base == result_key("exp", {"b": [1, 2], "a": 1}, "full")  # order of keys is irrelevant
-    assert base != result_key("exp2", {"a": 1, "b": [1, 2]}, "full")
-    assert base != result_key("exp", {"a": 2, "b": [1, 2]}, "full")
-    assert base != result_key("exp", {"a": 1, "b": [1, 2]}, "smoke")
+def test_key_depends_on_experiment_params_mode_and_code():
+    base = result_key("exp", {"a": 1, "b": [1, 2]}, "full", "code")
+    assert base == result_key("exp", {"b": [1, 2], "a": 1}, "full", "code")  # order of keys is irrelevant
+    assert base != result_key("exp2", {"a": 1, "b": [1, 2]}, "full", "code")
+    assert base != result_key("exp", {"a": 2, "b": [1, 2]}, "full", "code")
+    assert base != result_key("exp", {"a": 1, "b": [1, 2]}, "smoke", "code")
+    assert base != result_key("exp", {"a": 1, "b": [1, 2]}, "full", "other code")
 
 
-def test_key_depends_on_code_version(monkeypatch):
+def test_code_version_follows_imports_not_unrelated_modules(tmp_path, monkeypatch):
+    """A result's code version covers the modules it can have run: what it loaded and everything
+    they import. A module added for another notebook leaves it unchanged; an edit to a dependency
+    changes it."""
+    import shutil
+
     import collapse.cache as cache
 
-    before = result_key("exp", {}, "full")
-    monkeypatch.setattr(cache, "code_version", lambda: "another-version")
-    assert result_key("exp", {}, "full") != before
+    closure = cache.dependency_closure(("collapse.experiments.tour",))
+    assert {"collapse", "collapse.mixture", "collapse.kde_diffusion", "collapse.recursion"} <= set(closure)
+    assert "collapse.learners" not in closure
+    assert "collapse.experiments.single_generation" in cache.dependency_closure(("collapse.experiments.accumulation",))
+
+    library = tmp_path / "collapse"
+    shutil.copytree(cache._LIBRARY, library, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(cache, "_LIBRARY", library)
+    versions = []
+    for change in (None, "new module", "edit mixture"):
+        if change == "new module":
+            (library / "brand_new.py").write_text("X = 1\n")
+        elif change == "edit mixture":
+            (library / "mixture.py").write_text((library / "mixture.py").read_text() + "\n# edited\n")
+        cache._hash_sources.cache_clear()
+        versions.append((cache.code_version(("collapse.experiments.tour",)), cache.code_version()))
+    cache._hash_sources.cache_clear()
+    assert versions[1][0] == versions[0][0] and versions[1][1] != versions[0][1]  # unrelated module added
+    assert versions[2][0] != versions[1][0]  # a dependency edited
 
 
 def test_second_call_uses_cache_and_sidecar_has_provenance(tmp_path):

@@ -1,8 +1,9 @@
 """Results cache: keyed, atomic, checkpointed, and never trusting a damaged file.
 
-A result is keyed by a hash of (experiment, parameters, mode, code version), where the code version
-hashes the library's source and the source of the notebook's ``compute`` function: change either and
-the result is recomputed. A result is an
+A result is keyed by a hash of (experiment, parameters, mode, code version, the notebook's ``compute``
+function), where the code version hashes the source of the library modules the computation loaded and
+everything they import: change any of them, or the compute function, and the result is recomputed;
+add a module for another notebook, and it is not. A result is an
 ``.npz`` of arrays beside a ``.json`` sidecar holding the key, the parameters, provenance and the
 npz's SHA-256; a result whose sidecar is missing, has another key, or whose digest does not match
 is recomputed, never used. Every write goes to a temporary file that is then renamed, so a killed
@@ -14,6 +15,7 @@ the ignored ``data/cache`` and a rerun resumes from the latest intact one.
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import inspect
 import io
@@ -33,14 +35,65 @@ import numpy as np
 _LIBRARY = Path(__file__).resolve().parent
 
 
+def code_version(modules: tuple[str, ...] | None = None) -> str:
+    """SHA-256 (16 hex digits) of the source of ``modules`` and of every library module they import,
+    directly or not (``None``: the whole library). A result depends on the code it ran, not on modules
+    added later for other notebooks."""
+    names = dependency_closure(modules) if modules is not None else None
+    return _hash_sources(tuple(names) if names is not None else None)
+
+
+def loaded_modules() -> tuple[str, ...]:
+    """The library modules this process has imported: what a notebook's computation can have used."""
+    return tuple(sorted(m for m in sys.modules if m == "collapse" or m.startswith("collapse.")))
+
+
+def dependency_closure(modules) -> list[str]:
+    """``modules``, their parent packages, and every library module they import (static analysis of
+    the source, imports inside functions included)."""
+    seen, todo = set(), list(modules)
+    while todo:
+        name = todo.pop()
+        if name in seen or _source_file(name) is None:
+            continue
+        seen.add(name)
+        todo.extend(_library_imports(name))
+        todo.extend(name.rsplit(".", k)[0] for k in range(1, name.count(".") + 1))  # parent packages run too
+    return sorted(seen)
+
+
 @cache
-def code_version() -> str:
-    """SHA-256 (first 16 hex digits) of the library's Python source files."""
+def _hash_sources(names: tuple[str, ...] | None) -> str:
+    paths = sorted(_LIBRARY.rglob("*.py")) if names is None else [_source_file(n) for n in names]
     h = hashlib.sha256()
-    for path in sorted(_LIBRARY.rglob("*.py")):
+    for path in paths:
         h.update(path.relative_to(_LIBRARY).as_posix().encode())
         h.update(path.read_bytes())
     return h.hexdigest()[:16]
+
+
+def _source_file(name: str) -> Path | None:
+    base = _LIBRARY.joinpath(*name.split(".")[1:])
+    for path in (base.with_suffix(".py"), base / "__init__.py"):
+        if name.split(".")[0] == "collapse" and path.is_file():
+            return path
+    return None
+
+
+def _library_imports(name: str) -> set[str]:
+    path = _source_file(name)
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom):
+            parts = package.split(".")
+            base = ".".join(parts[: len(parts) - node.level + 1]) if node.level else ""
+            target = ".".join(p for p in (base, node.module) if p)
+            found.add(target)
+            found.update(f"{target}.{alias.name}" for alias in node.names)  # `from . import config`
+        elif isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+    return {m for m in found if m == "collapse" or m.startswith("collapse.")}
 
 
 def source_hash(fn) -> str:
@@ -51,9 +104,9 @@ def source_hash(fn) -> str:
         return ""
 
 
-def result_key(experiment: str, params: dict, mode: str, compute_source: str = "") -> str:
+def result_key(experiment: str, params: dict, mode: str, code: str, compute_source: str = "") -> str:
     blob = json.dumps(
-        {"experiment": experiment, "params": params, "mode": mode, "code": code_version(), "compute": compute_source},
+        {"experiment": experiment, "params": params, "mode": mode, "code": code, "compute": compute_source},
         sort_keys=True, default=_jsonable,
     )
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
@@ -80,7 +133,8 @@ class ResultEntry:
 
     def __init__(self, experiment: str, params: dict, mode: str, results_dir: Path, compute_source: str = ""):
         self.experiment, self.params, self.mode, self.compute_source = experiment, params, mode, compute_source
-        self.key = result_key(experiment, params, mode, compute_source)
+        self.code_version = code_version(loaded_modules())
+        self.key = result_key(experiment, params, mode, self.code_version, compute_source)
         self.npz = Path(results_dir) / f"{experiment}.npz"
         self.sidecar = self.npz.with_suffix(".json")
 
@@ -109,7 +163,7 @@ class ResultEntry:
         atomic_write_bytes(self.npz, data)
         meta = {
             "experiment": self.experiment, "key": self.key, "mode": self.mode, "params": self.params,
-            "code_version": code_version(), "compute_source": self.compute_source,
+            "code_version": self.code_version, "compute_source": self.compute_source,
             "sha256": hashlib.sha256(data).hexdigest(),
             "wall_time_s": round(wall_time_s, 2), "versions": _versions(), **provenance,
         }
