@@ -57,15 +57,15 @@ def effective_memory(alpha):
         return 1.0 / (alpha * (2 - alpha))
 
 
-def discounted_sum(errors, alpha, initial=0.0):
-    """S_N = sum_{i<=N} (1-alpha)^{2(N-i)} errors_i + (1-alpha)^{2(N+1)} initial, for every N.
+def discounted_sum(errors, factor, initial=0.0):
+    """S_N = sum_{i<=N} factor^(N-i) errors_i + factor^(N+1) initial, for every N.
 
-    The diagonal part of [K]'s exact decomposition (Thm 4.2); ``errors`` are the per-generation
-    divergences (or energies eps_i^2), ``initial`` the divergence at the starting generation."""
-    f = forgetting_factor(alpha)
+    With ``factor = forgetting_factor(alpha)`` this is the diagonal part of [K]'s exact decomposition
+    (Thm 4.2); ``errors`` are the per-generation divergences (or energies eps_i^2), ``initial`` the
+    divergence at the starting generation. Other factors give discounted bounds with weaker decay."""
     out, running = np.empty(len(errors)), initial
     for i, e in enumerate(errors):
-        running = f * running + e
+        running = factor * running + e
         out[i] = running
     return out
 
