@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from collapse import PathStatistics, SamplerConfig, bounds, reverse_sde
+from collapse import SamplerConfig, bounds
 from collapse.experiments import accumulation as acc
 from collapse.experiments.single_generation import build_testbed, path_statistics
 from collapse.gaussian import chain_moments, chi2_gaussian, gaussian_score, kl_gaussian
@@ -73,9 +73,7 @@ def test_eta_hat_within_0_05_of_exact_eta_across_the_sweep(testbeds, kind):
     rng = np.random.default_rng(1)
     for rho in RHOS:
         name = f"rho={rho:g}"
-        ideal = PathStatistics(testbed.learned_score(name), driven_by="true")
-        y = reverse_sde(testbed.score(), rng.standard_normal((40_000, testbed.dim)), rng, testbed.config, (ideal,))
-        eta_hat, _ = bounds.observability(ideal.martingale, y, ideal.energy)
+        eta_hat = path_statistics(testbed, name, 1.0, 40_000, rng)["eta_hat"]
         assert abs(eta_hat - testbed.eta(name)) < 0.05, (rho, eta_hat, testbed.eta(name))
 
 
@@ -119,6 +117,10 @@ def test_exact_decomposition_and_its_contributions(alpha):
     assert deviation < 1e-12
     assert np.isclose(acc.contributions(terms, p, dx).sum(), chi2_grid(p_hats[-1], p, dx), rtol=1e-10)
     assert np.allclose([chi2_grid(ph, q, dx) for ph, q in zip(p_hats[1:], qs)], 0.01, atol=1e-12)
+    # the diagonal of the decomposition is the discounted sum of J_k = int Delta_k^2 / p and of D_0
+    j = [chi2_grid(ph - q + p, p, dx) for ph, q in zip(p_hats[1:], qs)]
+    diagonal = bounds.discounted_sum(j, bounds.forgetting_factor(alpha), chi2_grid(p_hats[0], p, dx))
+    assert np.trace(acc.contributions(terms, p, dx)) == pytest.approx(diagonal[-1], rel=1e-10)
 
 
 def test_initial_drift_is_forgotten_like_one_minus_alpha_squared():
@@ -148,5 +150,5 @@ def test_discounted_sum_matches_its_definition():
     errors, alpha, d0 = np.array([0.3, 0.1, 0.05, 0.2]), 0.4, 2.0
     f = 0.36
     expected = [sum(f ** (n - i) * errors[i] for i in range(n + 1)) + f ** (n + 1) * d0 for n in range(4)]
-    np.testing.assert_allclose(bounds.discounted_sum(errors, alpha, d0), expected)
+    np.testing.assert_allclose(bounds.discounted_sum(errors, bounds.forgetting_factor(alpha), d0), expected)
     assert bounds.effective_memory(0.5) == pytest.approx(1 / 0.75)
