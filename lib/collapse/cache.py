@@ -39,8 +39,7 @@ def code_version(modules: tuple[str, ...] | None = None) -> str:
     """SHA-256 (16 hex digits) of the source of ``modules`` and of every library module they import,
     directly or not (``None``: the whole library). A result depends on the code it ran, not on modules
     added later for other notebooks."""
-    names = dependency_closure(modules) if modules is not None else None
-    return _hash_sources(tuple(names) if names is not None else None)
+    return _hash_sources(None if modules is None else tuple(dependency_closure(modules)))
 
 
 def loaded_modules() -> tuple[str, ...]:
@@ -73,11 +72,11 @@ def _hash_sources(names: tuple[str, ...] | None) -> str:
 
 
 def _source_file(name: str) -> Path | None:
-    base = _LIBRARY.joinpath(*name.split(".")[1:])
-    for path in (base.with_suffix(".py"), base / "__init__.py"):
-        if name.split(".")[0] == "collapse" and path.is_file():
-            return path
-    return None
+    top, *parts = name.split(".")
+    if top != "collapse":
+        return None
+    base = _LIBRARY.joinpath(*parts)
+    return next((p for p in (base.with_suffix(".py"), base / "__init__.py") if p.is_file()), None)
 
 
 def _library_imports(name: str) -> set[str]:
