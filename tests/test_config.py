@@ -20,7 +20,7 @@ def test_unknown_mode_is_one_clear_error(monkeypatch, source):
 
 
 def test_every_experiment_has_every_mode_and_sizes_grow():
-    for name, table in config.SIZES.items():
+    for name, table in config.size_table().items():
         assert set(table) == set(config.MODES), name
         for key, smoke in table["smoke"].items():
             if key != "nll_every":  # a cadence, not a size
@@ -37,8 +37,8 @@ def test_smoke_never_writes_into_committed_outputs():
 def test_experiment_reads_mode_and_sizes(monkeypatch):
     monkeypatch.setenv("COLLAPSE_MODE", "smoke")
     exp = Experiment("tour")
-    assert exp.mode == "smoke" and exp.sizes == config.SIZES["tour"]["smoke"]
-    with pytest.raises(KeyError, match="SIZES"):
+    assert exp.mode == "smoke" and exp.sizes == config.size_table()["tour"]["smoke"]
+    with pytest.raises(KeyError, match="sizes.toml"):
         Experiment("no-such-experiment")
 
 

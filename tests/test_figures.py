@@ -14,7 +14,7 @@ def draw():
 
 
 def test_saving_twice_is_byte_identical(tmp_path):
-    name = next(iter(figures.FIGURES))
+    name = next(iter(figures.registry()))
     first = [p.read_bytes() for p in figures.save_figure(draw(), name, tmp_path / "a")]
     second = [p.read_bytes() for p in figures.save_figure(draw(), name, tmp_path / "b")]
     assert first == second and first[0].startswith(b"%PDF") and first[1].startswith(b"\x89PNG")
@@ -22,7 +22,7 @@ def test_saving_twice_is_byte_identical(tmp_path):
 
 
 def test_unregistered_figure_is_refused(tmp_path):
-    with pytest.raises(KeyError, match="FIGURES"):
+    with pytest.raises(KeyError, match="figures.toml"):
         figures.save_figure(draw(), "fig99_unknown", tmp_path)
     plt.close("all")
 
@@ -32,5 +32,5 @@ def test_manifest_file_matches_registry():
 
 
 def test_registered_notebooks_exist():
-    for name, (notebook, *_ ) in figures.FIGURES.items():
-        assert (config.ROOT / "notebooks" / notebook).exists(), name
+    for name, entry in figures.registry().items():
+        assert (config.ROOT / "notebooks" / entry["notebook"]).exists(), name

@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+from scipy.special import logsumexp
 from scipy.stats import multivariate_normal
 
 from collapse import GaussianMixture, blend, kde, ou_coefficient, ou_forward, paper_gmm
@@ -28,12 +29,20 @@ def test_score_far_from_all_components_does_not_underflow(mixture3d):
     assert np.all(np.isfinite(s)) and np.all(np.isfinite(mixture3d.log_prob(x)))
 
 
-def test_chunking_does_not_change_results(mixture3d, rng, monkeypatch):
-    x = rng.normal(size=(101, 3))
-    full_score, full_logp = mixture3d.score(x, 0.5), mixture3d.log_prob(x, 0.5)
-    monkeypatch.setattr(mixture_module, "CHUNK_ELEMENTS", 7)  # blocks of 2 queries
-    np.testing.assert_array_equal(mixture3d.score(x, 0.5), full_score)
-    np.testing.assert_array_equal(mixture3d.log_prob(x, 0.5), full_logp)
+@pytest.mark.parametrize("isotropic", [True, False])
+def test_tiling_does_not_change_results(rng, monkeypatch, isotropic):
+    k, d = 300, 3
+    variances = rng.uniform(0.2, 2.0, size=(k, 1) if isotropic else (k, d))
+    mixture = GaussianMixture(rng.normal(size=(k, d)) * 3, variances, rng.dirichlet(np.ones(k)))
+    x = rng.normal(size=(101, d)) * 3
+    one_tile = mixture.score(x, 0.5), mixture.log_prob(x, 0.5)
+    monkeypatch.setattr(mixture_module, "CPU_TILE", (2, 7))  # 51 x 43 tiles, rescaled online
+    np.testing.assert_allclose(mixture.score(x, 0.5), one_tile[0], rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(mixture.log_prob(x, 0.5), one_tile[1], rtol=1e-12)
+    noised = mixture.noised(0.5)
+    log_joint = np.log(noised.weights) + np.stack(
+        [multivariate_normal(m, np.diag(v)).logpdf(x) for m, v in zip(noised.means, noised.variances)], axis=1)
+    np.testing.assert_allclose(one_tile[1], logsumexp(log_joint, axis=1), rtol=1e-12)
 
 
 def test_noised_mixture_is_law_of_ou_forward(mixture3d, rng):

@@ -21,7 +21,7 @@ def run_tour(tmp_path, name):
 @pytest.mark.skipif(not TOUR.exists(), reason="the tour notebook is missing")
 def test_rerun_hits_the_cache_and_figures_are_byte_identical(tmp_path):
     results_dir, figures_dir = config.output_dirs("smoke")
-    names = [n for n, (notebook, *_) in figures.FIGURES.items() if notebook == TOUR.name]
+    names = [n for n, entry in figures.registry().items() if entry["notebook"] == TOUR.name]
     run_tour(tmp_path, "first.ipynb")
     sidecar = results_dir / "tour.json"
     first_meta = sidecar.read_bytes()

@@ -9,6 +9,8 @@ else ``full``.
 from __future__ import annotations
 
 import os
+import tomllib
+from functools import cache
 from pathlib import Path
 
 MODES = ("smoke", "full", "paper")
@@ -17,36 +19,9 @@ DEFAULT_MODE = "full"
 ROOT = Path(__file__).resolve().parents[2]
 """The repository root (the library lives in ``ROOT/lib/collapse``)."""
 
-# Sizes per experiment and mode. Scientific parameters (alpha grids, bandwidths) live in the
-# notebooks' parameter cells; only what scales the cost lives here.
-SIZES: dict[str, dict[str, dict]] = {
-    "tour": {
-        "smoke": dict(n=150, generations=3, steps=40, seeds=1, kl_samples=1_000),
-        "full": dict(n=1_000, generations=10, steps=500, seeds=3, kl_samples=20_000),
-        "paper": dict(n=10_000, generations=20, steps=500, seeds=10, kl_samples=100_000),
-    },
-    "single_generation": {
-        "smoke": dict(steps=60, grid_points=321, n_paths=4_000, n_betas=4),
-        "full": dict(steps=500, grid_points=1_601, n_paths=50_000, n_betas=10),
-        "paper": dict(steps=500, grid_points=3_201, n_paths=200_000, n_betas=16),
-    },
-    "error_accumulation": {
-        "smoke": dict(grid_points=401, generations=20, replicates=4, long_generations=100, long_replicates=2),
-        "full": dict(grid_points=1_601, generations=40, replicates=50, long_generations=2_000, long_replicates=20),
-        "paper": dict(grid_points=3_201, generations=60, replicates=200, long_generations=10_000, long_replicates=50),
-    },
-    # accumulate workflows refit on a pool of n (t + 1) points; they run where n d^2 <= max_pool_cost
-    "collapse_or_thrive": {
-        "smoke": dict(dims=(1, 3, 10), ns=(10, 32, 100), iterations=20, seeds=40, max_pool_cost=10_000,
-                      kde_ns=(10, 32), kde_iterations=20, kde_seeds=4, test_points=200, nll_every=5),
-        "full": dict(dims=(1, 3, 10, 31, 100), ns=(10, 32, 100, 316, 1000), iterations=100, seeds=100,
-                     max_pool_cost=200_000, kde_ns=(10, 32, 100, 316, 1000), kde_iterations=100, kde_seeds=10,
-                     test_points=300, nll_every=20),
-        "paper": dict(dims=(1, 3, 10, 31, 100), ns=(10, 32, 100, 316, 1000), iterations=100, seeds=1000,
-                      max_pool_cost=10**12, kde_ns=(10, 32, 100, 316, 1000), kde_iterations=100, kde_seeds=100,
-                      test_points=1000, nll_every=5),
-    },
-}
+SIZES_FILE = Path(__file__).with_name("sizes.toml")
+"""The one table of sizes per experiment and mode. A data file, not code: results record their sizes in
+their parameters, so the cache follows it, and adding an experiment never changes another's code version."""
 
 
 def resolve_mode(mode: str | None = None) -> str:
@@ -60,9 +35,16 @@ def resolve_mode(mode: str | None = None) -> str:
 
 def sizes(experiment: str, mode: str | None = None) -> dict:
     """The sizes of ``experiment`` in ``mode`` (a copy: callers may adjust it)."""
-    if experiment not in SIZES:
-        raise KeyError(f"experiment={experiment!r} has no sizes; add it to collapse.config.SIZES")
-    return dict(SIZES[experiment][resolve_mode(mode)])
+    table = size_table()
+    if experiment not in table:
+        raise KeyError(f"experiment={experiment!r} has no sizes; add a [{experiment}.<mode>] table to {SIZES_FILE}")
+    return dict(table[experiment][resolve_mode(mode)])
+
+
+@cache
+def size_table() -> dict[str, dict[str, dict]]:
+    with SIZES_FILE.open("rb") as f:
+        return tomllib.load(f)
 
 
 def output_dirs(mode: str) -> tuple[Path, Path]:
@@ -95,6 +77,17 @@ def default_workers() -> int:
     """Worker processes for independent jobs (seeds, alphas): ``$COLLAPSE_WORKERS``, default the
     number of cores."""
     return _positive_int_env("COLLAPSE_WORKERS", os.cpu_count() or 1)
+
+
+def compute_device():
+    """The torch device of the mixture kernels: ``$COLLAPSE_DEVICE`` ("cpu" or "cuda"), default a GPU
+    when one is present."""
+    import torch
+
+    name = os.environ.get("COLLAPSE_DEVICE") or ("cuda" if torch.cuda.is_available() else "cpu")
+    if name not in ("cpu", "cuda") or (name == "cuda" and not torch.cuda.is_available()):
+        raise ValueError(f"COLLAPSE_DEVICE={name!r} is not available here; use 'cpu' or unset it")
+    return torch.device(name)
 
 
 def show_progress() -> bool:

@@ -5,17 +5,23 @@ q_i = alpha p + (1 - alpha) p_hat_i, and their OU-noised versions are all of thi
 Under the OU forward process ``X_t = a_t X_0 + sqrt(1 - a_t^2) Z`` with ``a_t = exp(-t/2)``, a
 component N(m, diag v) becomes N(a_t m, diag(a_t^2 v + 1 - a_t^2)): noising never leaves the type.
 
-Densities and scores are evaluated in blocks of queries so that the (queries x components) matrix
-never exceeds ``CHUNK_ELEMENTS`` entries, and with log-sum-exp so that far-away queries do not
-underflow.
+Densities and scores are log-sum-exp reductions over components, computed exactly (float64) by
+one tiled torch kernel (:func:`softmax_reduce`): tiles of queries x components small enough to stay in
+a core's cache on a CPU, large on a GPU (used when one is present), with an online log-sum-exp so that
+no (queries x components) matrix is ever formed and far-away queries do not underflow.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import logsumexp
+import torch
 
-CHUNK_ELEMENTS = 2**21  # entries of one (queries x components) block: 16 MiB in float64
+from .config import compute_device
+
+# Tile of (queries, components). CPU: 64 x 2048 float64 logits = 1 MiB, inside a core's L2 cache
+# (measured 4e8 pair evaluations/s per core against 1e8 for untiled 16 MiB blocks); GPU: large tiles.
+CPU_TILE = (64, 2048)
+GPU_TILE = (8192, 16384)
 
 
 def ou_coefficient(t: float) -> float:
@@ -85,42 +91,75 @@ class GaussianMixture:
     # ------------------------------------------------------------------ density and score
     def log_prob(self, x, t: float = 0.0) -> np.ndarray:
         """log density at x of this mixture noised to time t (t = 0: the mixture itself)."""
-        p = self.noised(t)
-        x = np.array(x, dtype=float, ndmin=2)
-        out = np.empty(len(x))
-        for rows in _chunks(len(x), len(p)):
-            out[rows] = logsumexp(p._log_joint(x[rows]), axis=1)
-        return out
+        features, logits = self.noised(t)._logit_factors(x)
+        return softmax_reduce(features, logits)[0]
 
     def score(self, x, t: float = 0.0) -> np.ndarray:
         """grad_x log density at x of this mixture noised to time t.
 
         For diagonal components, grad log N(x; m_k, diag v_k) = (m_k - x) / v_k, so with posterior
-        responsibilities r_k(x): score = r @ (m / v) - x * (r @ (1 / v)), two matrix products.
+        responsibilities r_k(x): score = E_r[m / v] - x * E_r[1 / v], two averages under r.
         """
         p = self.noised(t)
-        x = np.array(x, dtype=float, ndmin=2)
-        inv_var = 1.0 / p.variances
-        mean_over_var = p.means * inv_var
-        out = np.empty_like(x)
-        for rows in _chunks(len(x), len(p)):
-            logits = p._log_joint(x[rows])
-            logits -= logits.max(axis=1, keepdims=True)
-            r = np.exp(logits)
-            r /= r.sum(axis=1, keepdims=True)
-            out[rows] = r @ mean_over_var - x[rows] * (r @ inv_var)
-        return out
+        features, logits = p._logit_factors(x)
+        inv_var = 1.0 / (p.variances[:, :1] if p._isotropic else p.variances)
+        means = softmax_reduce(features, logits, np.hstack([p.means * inv_var, inv_var]))[1]
+        return means[:, : p.dim] - features[:, : p.dim] * means[:, p.dim:]
 
-    def _log_joint(self, x: np.ndarray) -> np.ndarray:
-        """log w_k + log N(x; m_k, diag v_k) for each query row and component, via matrix products:
-        sum_j (x_j - m_kj)^2 / v_kj = x^2 @ (1/v)^T - 2 x @ (m/v)^T + sum_j m_kj^2 / v_kj."""
+    @property
+    def _isotropic(self) -> bool:
+        return bool(np.all(self.variances == self.variances[:, :1]))
+
+    def _logit_factors(self, x) -> tuple[np.ndarray, np.ndarray]:
+        """(features, coefficients) with features @ coefficients.T = log w_k + log N(x; m_k, diag v_k):
+        sum_j (x_j - m_kj)^2 / v_kj = x^2 @ (1/v)^T - 2 x @ (m/v)^T + sum_j m_kj^2 / v_kj, where
+        isotropic components need ||x||^2 in place of x^2 (one column instead of d)."""
+        x = np.array(x, dtype=float, ndmin=2)
+        if x.shape[1] != self.dim:
+            raise ValueError(f"x has {x.shape[1]} coordinates; this mixture lives in dimension {self.dim}")
         inv_var = 1.0 / self.variances
-        quad = (x**2) @ inv_var.T - 2.0 * x @ (self.means * inv_var).T
         const = (
             np.log(np.maximum(self.weights, np.finfo(float).tiny))
             - 0.5 * np.sum(self.means**2 * inv_var + np.log(2 * np.pi * self.variances), axis=1)
         )
-        return const - 0.5 * quad
+        if self._isotropic:
+            squares, quad = np.sum(x**2, axis=1, keepdims=True), -0.5 * inv_var[:, :1]
+        else:
+            squares, quad = x**2, -0.5 * inv_var
+        features = np.hstack([x, squares, np.ones((len(x), 1))])
+        return features, np.hstack([self.means * inv_var, quad, const[:, None]])
+
+
+def softmax_reduce(features, logits, values=None) -> tuple[np.ndarray, np.ndarray | None]:
+    """For each query row q, with l_qk = features_q . logits_k: (log sum_k exp l_qk, sum_k softmax(l_q)_k values_k).
+
+    Exact in float64. One pass over tiles of queries x components with an online log-sum-exp (a running
+    maximum rescales what was accumulated), so memory stays at one tile and each tile is reused from cache.
+    """
+    device = compute_device()
+    tile_q, tile_k = GPU_TILE if device.type == "cuda" else CPU_TILE
+    f = torch.as_tensor(features, dtype=torch.float64).to(device)
+    w = torch.as_tensor(logits, dtype=torch.float64).to(device)
+    if values is not None:  # a ones column makes the GEMM also return the normaliser
+        v = torch.as_tensor(np.hstack([values, np.ones((len(values), 1))]), dtype=torch.float64).to(device)
+    lse = torch.empty(len(f), dtype=torch.float64, device=device)
+    averages = None if values is None else torch.empty(len(f), v.shape[1] - 1, dtype=torch.float64, device=device)
+    for i in range(0, len(f), tile_q):
+        rows = f[i:i + tile_q]
+        peak = torch.full((len(rows), 1), -torch.inf, dtype=torch.float64, device=device)
+        total = torch.zeros((len(rows), 1 if values is None else v.shape[1]), dtype=torch.float64, device=device)
+        for j in range(0, len(w), tile_k):
+            tile = rows @ w[j:j + tile_k].T
+            new_peak = torch.maximum(peak, tile.amax(dim=1, keepdim=True))
+            total *= torch.exp(peak - new_peak)
+            tile.sub_(new_peak).exp_()
+            total += tile.sum(dim=1, keepdim=True) if values is None else tile @ v[j:j + tile_k]
+            peak = new_peak
+        norm = total[:, -1:]
+        lse[i:i + tile_q] = (peak + torch.log(norm))[:, 0]
+        if values is not None:
+            averages[i:i + tile_q] = total[:, :-1] / norm
+    return lse.cpu().numpy(), None if values is None else averages.cpu().numpy()
 
 
 def blend(p: GaussianMixture, r: GaussianMixture, alpha: float) -> GaussianMixture:
@@ -143,12 +182,6 @@ def kde(data, bandwidth: float) -> GaussianMixture:
     if bandwidth <= 0:
         raise ValueError(f"bandwidth={bandwidth} must be positive")
     return GaussianMixture(np.asarray(data, dtype=float), bandwidth**2)
-
-
-def _chunks(n_rows: int, n_components: int):
-    step = max(1, CHUNK_ELEMENTS // max(n_components, 1))
-    for start in range(0, n_rows, step):
-        yield slice(start, min(start + step, n_rows))
 
 
 def paper_gmm(dim: int = 10, sigma: float = 0.6, spread: float = 4.0) -> GaussianMixture:
