@@ -36,7 +36,7 @@ def test_tiling_does_not_change_results(rng, monkeypatch, isotropic):
     mixture = GaussianMixture(rng.normal(size=(k, d)) * 3, variances, rng.dirichlet(np.ones(k)))
     x = rng.normal(size=(101, d)) * 3
     one_tile = mixture.score(x, 0.5), mixture.log_prob(x, 0.5)
-    monkeypatch.setattr(mixture_module, "CPU_TILE", (2, 7))  # 51 x 43 tiles, rescaled online
+    monkeypatch.setattr(mixture_module, "CPU_TILE", (14, 7))  # 2 queries x 7 components: 51 x 43 tiles
     np.testing.assert_allclose(mixture.score(x, 0.5), one_tile[0], rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(mixture.log_prob(x, 0.5), one_tile[1], rtol=1e-12)
     noised = mixture.noised(0.5)
