@@ -50,12 +50,30 @@ def population_recursion(data: GaussianMixture, alpha: float, bandwidth: float, 
     return out
 
 
-def component_variance(sigma: float, bandwidth: float, alpha: float, generation) -> np.ndarray:
-    """Per-coordinate variance of a component of p_hat_n in the population model without early
-    stopping: sigma^2 + h^2 (1 - (1 - alpha)^n) / alpha, and sigma^2 + n h^2 at alpha = 0."""
+def second_moment(start, bandwidth: float, alpha: float, generation, t0: float = 0.0) -> np.ndarray:
+    """Per-coordinate second moment of p_hat_n in the population model, for coordinates whose second
+    moment under the data is ``start`` (sigma^2 where every component mean is 0).
+
+    One generation mixes (alpha data, 1 - alpha previous), adds the KDE's h^2 and noises to t0:
+    m_n = a^2 (alpha start + (1 - alpha) m_{n-1} + h^2) + 1 - a^2, a^2 = exp(-t0), m_0 = start. The
+    recursion is linear and the KDE's second moment is that of its training set plus h^2 whatever N, so
+    this is also the *expected* value at finite N (the sampler being exact). Closed form:
+    m_n = m* + (start - m*) (a^2 (1 - alpha))^n with fixed point m*; at t0 = 0 it is the paper's
+    start + h^2 (1 - (1 - alpha)^n) / alpha (start + n h^2 at alpha = 0).
+    """
     n = np.asarray(generation, dtype=float)
-    growth = n if alpha == 0 else (1 - (1 - alpha) ** n) / alpha
-    return sigma**2 + bandwidth**2 * growth
+    a2, h2 = np.exp(-t0), bandwidth**2
+    rate = a2 * (1 - alpha)
+    if rate == 1.0:  # alpha = 0 and t0 = 0: nothing forgets and nothing contracts
+        return start + n * h2
+    fixed = (a2 * (alpha * start + h2) + 1 - a2) / (1 - rate)
+    return fixed + (start - fixed) * rate**n
+
+
+def component_variance(sigma: float, bandwidth: float, alpha: float, generation, t0: float = 0.0) -> np.ndarray:
+    """Per-coordinate variance of a component of p_hat_n in the population model: sigma^2 + h^2 (1 -
+    (1 - alpha)^n) / alpha without early stopping (t0 = 0), sigma^2 + n h^2 at alpha = 0."""
+    return second_moment(sigma**2, bandwidth, alpha, generation, t0)
 
 
 def within_component_variance(x: np.ndarray, means: np.ndarray) -> float:
