@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from collapse import SamplerConfig, kde, paper_gmm
+from collapse.cache import Checkpoints
 from collapse.experiments import gmm
 from collapse.kde_diffusion import component_variance, second_moment
 
@@ -61,3 +62,14 @@ def test_energies_are_twice_the_kl_of_exact_time_reversals():
         assert gap < tolerance, (energy, stats[energy] / 2, div[kl])
     assert abs(stats["martingale_var"] / stats["eps_star2"] - 1) < 0.15  # Ito isometry, 2,000 paths
     assert 0.3 < stats["eta"] <= 1.1
+
+
+def test_an_interrupted_run_resumes_to_the_same_result(tmp_path):
+    """Stop after 2 generations, rerun for 3 from the checkpoints: identical to 3 generations in one go
+    (the learner's previous KDE, which defines q_g, travels in the checkpoint)."""
+    sizes = dict(n=100, steps=50, bandwidth=0.6, paths=50, kl_samples=500, shown_points=1)
+    straight = gmm.run_job(0.5, 0, seed=3, generations=3, **sizes)
+    gmm.run_job(0.5, 0, seed=3, generations=2, checkpoints=Checkpoints(tmp_path), **sizes)
+    resumed = gmm.run_job(0.5, 0, seed=3, generations=3, checkpoints=Checkpoints(tmp_path), **sizes)
+    for key in ("kl", "drift_kl", "within", "eps_star2", "eta"):
+        np.testing.assert_array_equal(resumed[key], straight[key])
