@@ -32,7 +32,7 @@ def read_idx(path: Path, kind: str) -> np.ndarray:
     data = np.frombuffer(raw, np.uint8, offset=4 * (1 + ndim))
     if data.size != np.prod(shape):
         raise ValueError(f"{path} is truncated: {data.size} bytes of data for shape {shape}")
-    return data.reshape(shape)
+    return data.reshape(shape).copy()  # writable, as torch expects of the arrays it wraps
 
 
 def load(split: str = "train") -> tuple[np.ndarray, np.ndarray]:

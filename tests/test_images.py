@@ -1,0 +1,113 @@
+"""The image notebook's loader, metrics, DDPM learner and observability claims at smoke size.
+
+The Gaussian chi^2 closed form used for the drift is checked against Monte Carlo in test_theory.py
+(test_gaussian_divergences_match_monte_carlo).
+"""
+
+import gzip
+import pickle
+
+import numpy as np
+import pytest
+
+from collapse import fashion_mnist
+from collapse.ddpm import DDPM, sampling_times
+from collapse.experiments import images
+from collapse.gaussian import chi2_gaussian
+
+
+@pytest.fixture(scope="module")
+def train_split():
+    return fashion_mnist.load("train")
+
+
+def test_loader_returns_documented_shapes_dtypes_and_label_counts(train_split):
+    for (x, y), n in ((train_split, 60_000), (fashion_mnist.load("test"), 10_000)):
+        assert x.shape == (n, 28, 28) and x.dtype == np.uint8 and y.shape == (n,) and y.dtype == np.uint8
+        assert np.array_equal(np.bincount(y, minlength=10), np.full(10, n // 10))  # balanced classes
+        assert x.max() == 255 and x.min() == 0
+
+
+def test_missing_or_damaged_files_fail_with_the_fix(monkeypatch, tmp_path):
+    monkeypatch.setenv("COLLAPSE_FASHION_MNIST", str(tmp_path))
+    with pytest.raises(FileNotFoundError, match="apt-get install dataset-fashion-mnist"):
+        fashion_mnist.load("train")
+    with pytest.raises(ValueError, match="'train' or 'test'"):
+        fashion_mnist.load("validation")
+    bad = tmp_path / "t10k-images-idx3-ubyte.gz"
+    bad.write_bytes(gzip.compress(np.array([2049, 1], ">u4").tobytes()))
+    with pytest.raises(ValueError, match="not an IDX images file"):
+        fashion_mnist.read_idx(bad, "images")
+
+
+def test_model_scale_pools_into_minus_one_to_one(train_split):
+    x = train_split[0][:50]
+    full, half = fashion_mnist.to_model_scale(x, 28), fashion_mnist.to_model_scale(x, 14)
+    assert full.shape == (50, 1, 28, 28) and half.shape == (50, 1, 14, 14) and half.dtype == np.float32
+    assert full.min() >= -1 and full.max() <= 1
+    np.testing.assert_allclose(half[:, 0, 3, 5], full[:, 0, 6:8, 10:12].mean(axis=(1, 2)), rtol=1e-6)
+    with pytest.raises(ValueError, match="resolution=5 must divide 28"):
+        fashion_mnist.to_model_scale(x, 5)
+
+
+def test_feature_divergences_vanish_on_the_reference_and_match_closed_forms(rng):
+    features = rng.standard_normal((500, 4)) @ rng.standard_normal((4, 4))
+    own = images.feature_divergences(features, images.moments(features))
+    assert own["chi2"] == pytest.approx(0, abs=1e-9) and own["kl"] == pytest.approx(0, abs=1e-9)
+    assert own["fid"] == pytest.approx(0, abs=1e-6)
+    a, b, shift = np.array([1.0, 2.0, 0.5]), np.array([1.5, 1.0, 0.7]), np.array([0.3, -0.2, 0.1])
+    fid = images.frechet_distance(shift, np.diag(a), np.zeros(3), np.diag(b))  # commuting: sum (sqrt a - sqrt b)^2
+    assert fid == pytest.approx(np.sum(shift**2) + np.sum((np.sqrt(a) - np.sqrt(b)) ** 2), rel=1e-9)
+    assert images.feature_divergences(features * 3, images.moments(features))["chi2"] == np.inf  # 2 c2 - c1 < 0
+    assert chi2_gaussian(shift, np.diag(a), 0 * shift, np.diag(b)) > 0
+
+
+def test_sampling_grid_runs_from_T_to_t0_evenly_in_log_snr():
+    times = sampling_times(10.0, 1e-3, 40)
+    assert times[0] == pytest.approx(10.0) and times[-1] == pytest.approx(1e-3) and np.all(np.diff(times) < 0)
+    snr = -times - np.log(-np.expm1(-times))
+    np.testing.assert_allclose(np.diff(snr), np.diff(snr)[0], rtol=1e-8)
+
+
+@pytest.fixture(scope="module")
+def small_ddpm(train_split):
+    data = fashion_mnist.to_model_scale(train_split[0][:2000], 14)  # 470 steps: enough for a score with structure
+    return DDPM(channels=(8, 16), base_epochs=15, epochs=1, batch=64, lr=3e-3, sample_steps=20).fit(data)
+
+
+def test_ddpm_samples_are_images_determined_by_the_rng(small_ddpm):
+    first = small_ddpm.sample(6, np.random.default_rng(3))
+    assert first.shape == (6, 1, 14, 14) and first.dtype == np.float32 and np.abs(first).max() <= 1
+    np.testing.assert_array_equal(first, small_ddpm.sample(6, np.random.default_rng(3)))
+    np.testing.assert_array_equal(first, pickle.loads(pickle.dumps(small_ddpm)).sample(6, np.random.default_rng(3)))
+    assert small_ddpm.losses[-1] < small_ddpm.losses[0]  # it learns
+    with pytest.raises(ValueError, match=r"\(n, 1, r, r\)"):
+        DDPM().fit(np.zeros((4, 14, 14), np.float32))
+
+
+def test_time_only_errors_are_unobservable_and_aligned_beat_random_directions(small_ddpm):
+    """Fig. 2's claim on a trained network: eta(time only, oscillating) ~ 0 < eta(random direction) < eta(aligned).
+
+    Gaps are judged in standard errors of the cross-fitted estimates (3,000 paths)."""
+    out = images.perturbation_ablation(small_ddpm, [0.1], paths=3000, steps=20, seed=0)
+    (aligned, random, time_only, _), se = out["eta"][:, 0], out["eta_se"][:, 0]
+    assert abs(time_only) < 3 * se[2] + 0.02, (time_only, se[2])
+    assert aligned - random > 3 * np.hypot(se[0], se[1]), (aligned, random, se)
+    assert np.all(out["eps2"] > 0)
+
+
+def test_an_interrupted_chain_resumes_to_the_same_result(tmp_path, train_split):
+    x, labels = train_split
+    small = fashion_mnist.to_model_scale(x[:600], 14)
+    classifier = images.train_classifier(small, labels[:600], epochs=1, seed=0)
+    chain = dict(alpha=0.5, ddpm=dict(channels=(8, 16), base_epochs=1, epochs=1, batch=64, lr=1e-3, sample_steps=5),
+                 space=images.FeatureSpace(classifier, small, dims=4), n=100, generations=3, resolution=14,
+                 train_count=600, metric_samples=100, paths=40, obs_steps=5, grid=2, seed=0)
+    from collapse.cache import Checkpoints
+
+    whole = images.run_chain(checkpoints=Checkpoints(tmp_path / "whole"), **chain)
+    part = Checkpoints(tmp_path / "part")
+    images.run_chain(checkpoints=part, **{**chain, "generations": 2})  # stopped after two generations
+    resumed = images.run_chain(checkpoints=part, **chain)
+    for key in whole:
+        np.testing.assert_array_equal(whole[key], resumed[key], err_msg=key)
