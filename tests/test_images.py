@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from collapse import fashion_mnist
+from collapse.cache import Checkpoints
 from collapse.ddpm import DDPM, sampling_times
 from collapse.experiments import images
 from collapse.gaussian import chi2_gaussian
@@ -103,8 +104,6 @@ def test_an_interrupted_chain_resumes_to_the_same_result(tmp_path, train_split):
     chain = dict(alpha=0.5, ddpm=dict(channels=(8, 16), base_epochs=1, epochs=1, batch=64, lr=1e-3, sample_steps=5),
                  space=images.FeatureSpace(classifier, small, dims=4), n=100, generations=3, resolution=14,
                  train_count=600, metric_samples=100, paths=40, obs_steps=5, grid=2, seed=0)
-    from collapse.cache import Checkpoints
-
     whole = images.run_chain(checkpoints=Checkpoints(tmp_path / "whole"), **chain)
     part = Checkpoints(tmp_path / "part")
     images.run_chain(checkpoints=part, **{**chain, "generations": 2})  # stopped after two generations
