@@ -34,7 +34,7 @@ reproduce:  # times everything, the .venv setup included
 reproduce-run: data
 	@mkdir -p notebooks/executed; \
 	for nb in $(NOTEBOOKS); do \
-	  out=notebooks/executed/$$(basename $$nb); [ "$(MODE)" = full ] || out=build/$(MODE)/$$(basename $$nb); \
+	  out=notebooks/executed/$$(basename $$nb); [ "$(MODE)" = full ] || out=build/explore/$(MODE)/$$(basename $$nb); \
 	  mkdir -p $$(dirname $$out); \
 	  COLLAPSE_MODE=$(MODE) $(PY) -m papermill --cwd notebooks -p mode $(MODE) $$nb $$out || exit 1; \
 	done
@@ -42,8 +42,8 @@ reproduce-run: data
 
 figures: reproduce  # figures are drawn from cached results, so this reruns no experiment that is cached
 
-recompute:  # drop the cached full-mode results and checkpoints, then recompute everything from scratch
-	rm -rf data/cache data/results/*.npz data/results/*.json
+recompute:  # drop the job cache and the committed full-mode results, then recompute everything from scratch
+	rm -rf data/cache data/results/*/
 	$(MAKE) --no-print-directory reproduce
 
 test:  # times everything, the .venv setup included
@@ -64,5 +64,5 @@ smollm: $(VENV)/.installed  # optional: SmolLM2-135M for notebook 05 (about 100 
 bench: $(VENV)/.installed
 	@for b in benchmarks/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
-clean:  # removes caches and smoke outputs; committed results and figures stay
+clean:  # removes the job cache and every exploration or smoke output; committed results and figures stay
 	rm -rf build data/cache

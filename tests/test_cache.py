@@ -1,98 +1,165 @@
+"""The results store: keys made of declared inputs, infrastructure outside keys, job-level caching, damage caught."""
+
 import json
+import shutil
 import warnings
 
 import numpy as np
 import pytest
+import xarray as xr
 
-from collapse.cache import Checkpoints, ResultEntry, atomic_write_bytes, result_key
-from collapse.recursion import RecursionState
+import collapse.infra.cache as cache
+from collapse import Experiment
+from collapse.core.recursion import RecursionState
+from collapse.infra import config
+from collapse.infra.cache import Checkpoints, ResultFile, UndeclaredInput, atomic_write_bytes
+from collapse.infra.jobs import run_jobs
 
-
-def entry(tmp_path, **params):
-    return ResultEntry("exp", params or {"a": 1}, "smoke", tmp_path)
-
-
-def counting_compute(calls):
-    def compute(_entry):
-        calls.append(1)
-        return {"x": np.arange(5.0), "y": np.eye(2)}
-    return compute
+THRESHOLD = 0.5
+CALLS = []
 
 
-def test_key_depends_on_experiment_params_mode_and_code():
-    base = result_key("exp", {"a": 1, "b": [1, 2]}, "full", "code")
-    assert base == result_key("exp", {"b": [1, 2], "a": 1}, "full", "code")  # order of keys is irrelevant
-    assert base != result_key("exp2", {"a": 1, "b": [1, 2]}, "full", "code")
-    assert base != result_key("exp", {"a": 2, "b": [1, 2]}, "full", "code")
-    assert base != result_key("exp", {"a": 1, "b": [1, 2]}, "smoke", "code")
-    assert base != result_key("exp", {"a": 1, "b": [1, 2]}, "full", "other code")
+@pytest.fixture
+def exp(tmp_path, monkeypatch):
+    monkeypatch.setattr(config, "EXPLORE", tmp_path / "explore")
+    monkeypatch.setattr(config, "cache_dir", lambda: tmp_path / "cache")
+    CALLS.clear()
+    save = ResultFile.save
+
+    def counted_save(self, dataset, key, **provenance):  # one save per computation
+        CALLS.append(provenance["inputs"])
+        save(self, dataset, key, **provenance)
+
+    monkeypatch.setattr(ResultFile, "save", counted_save)
+    return Experiment("tour", "smoke")
 
 
-def test_code_version_follows_imports_not_unrelated_modules(tmp_path, monkeypatch):
-    """A result's code version covers the modules it can have run: what it loaded and everything
-    they import. A module added for another notebook leaves it unchanged; an edit to a dependency
-    changes it."""
-    import shutil
+def compute(a, b):
+    return xr.Dataset({"x": ("alpha", np.arange(3.0) * a)}, coords={"alpha": [0.1, 0.5, 0.9]})
 
-    import collapse.cache as cache
 
-    closure = cache.dependency_closure(("collapse.experiments.tour",))
-    assert {"collapse", "collapse.mixture", "collapse.kde_diffusion", "collapse.recursion"} <= set(closure)
-    assert "collapse.learners" not in closure
-    assert "collapse.experiments.single_generation" in cache.dependency_closure(("collapse.experiments.accumulation",))
+def test_second_call_uses_the_store_and_the_sidecar_has_provenance(exp):
+    first = exp.cached(compute, a=1, b=[1, 2])
+    second = exp.cached(compute, a=1, b=[1, 2])
+    assert CALLS == [{"a": 1, "b": [1, 2]}]
+    xr.testing.assert_identical(first, second)
+    meta = json.loads((exp.results_dir / "compute.json").read_text())
+    assert {"key", "inputs", "mode", "code_version", "modules", "sha256", "wall_time_s", "versions"} <= set(meta)
 
+
+def test_other_inputs_recompute_and_their_order_does_not_matter(exp):
+    exp.cached(compute, a=1, b=[1, 2])
+    exp.cached(compute, b=[1, 2], a=1)
+    exp.cached(compute, a=2, b=[1, 2])
+    exp.cached(compute, a=1.0000000001, b=[1, 2])
+    assert len(CALLS) == 3
+
+
+def reads_a_global(a):
+    return xr.Dataset({"x": ((), a * THRESHOLD)})
+
+
+def calls_a_helper_defined_beside_it(a):
+    return compute(a, 0)
+
+
+def test_a_global_read_is_refused_with_the_fix(exp):
+    with pytest.raises(UndeclaredInput, match=r"reads the global 'THRESHOLD' \(a float\).*THRESHOLD=THRESHOLD"):
+        exp.cached(reads_a_global, a=1)
+    with pytest.raises(UndeclaredInput, match="'compute' \\(a function defined beside it\\)"):
+        exp.cached(calls_a_helper_defined_beside_it, a=1)
+
+    def captures(a):
+        return xr.Dataset({"x": ((), a * threshold)})
+
+    threshold = 2.0
+    with pytest.raises(UndeclaredInput, match="captures a variable"):
+        exp.cached(captures, a=1)
+    assert CALLS == []
+
+
+def test_arguments_must_match_the_declared_inputs(exp):
+    with pytest.raises(TypeError, match=r"compute takes \['a', 'b'\] but exp.cached was given \['a'\]"):
+        exp.cached(compute, a=1)
+
+
+def test_a_result_must_be_labelled(exp):
+    def unlabelled(a):
+        return {"x": np.zeros(3)}
+
+    with pytest.raises(TypeError, match="return an xarray.Dataset"):
+        exp.cached(unlabelled, a=1)
+
+
+def test_editing_the_compute_function_recomputes(exp):
+    def compute(a):
+        return xr.Dataset({"x": ((), 0.0)})
+
+    first = compute
+    assert float(exp.cached(first, a=1).x) == 0
+
+    def compute(a):  # noqa: F811 -- the same name, edited
+        return xr.Dataset({"x": ((), 1.0)})
+
+    assert float(exp.cached(compute, a=1).x) == 1
+
+
+def test_the_key_covers_the_library_code_a_computation_reaches_and_no_infrastructure():
+    closure = cache.dependency_closure(cache.referenced_modules(_tour_like))
+    assert {"collapse.studies.tour", "collapse.core.mixture", "collapse.core.kde_diffusion"} <= set(closure)
+    assert "collapse.core.learners" not in closure  # not imported by anything the tour runs
+    assert not [m for m in closure if m.startswith("collapse.infra")]  # figures, cache, jobs, config
+
+
+def _tour_like(alphas):
+    from collapse.studies import tour  # noqa: F401 -- referenced like a notebook's imported module
+
+    return tour.run_job
+
+
+def test_a_figure_style_change_rekeys_no_result_and_a_math_change_does(tmp_path, monkeypatch):
     library = tmp_path / "collapse"
-    shutil.copytree(cache._LIBRARY, library, ignore=shutil.ignore_patterns("__pycache__"))
-    monkeypatch.setattr(cache, "_LIBRARY", library)
+    shutil.copytree(cache.LIBRARY, library, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(cache, "LIBRARY", library)
+    studies = [f"collapse.studies.{p.stem}" for p in (library / "studies").glob("[a-z]*.py")]
     versions = []
-    for change in (None, "new module", "edit mixture"):
-        if change == "new module":
-            (library / "brand_new.py").write_text("X = 1\n")
-        elif change == "edit mixture":
-            (library / "mixture.py").write_text((library / "mixture.py").read_text() + "\n# edited\n")
+    for edit in (None, "infra/figures.py", "infra/cache.py", "core/mixture.py"):
+        if edit:
+            (library / edit).write_text((library / edit).read_text() + "\n# edited\n")
         cache._hash_sources.cache_clear()
-        versions.append((cache.code_version(("collapse.experiments.tour",)), cache.code_version()))
+        versions.append({m: cache.code_version([m]) for m in studies})
     cache._hash_sources.cache_clear()
-    assert versions[1][0] == versions[0][0] and versions[1][1] != versions[0][1]  # unrelated module added
-    assert versions[2][0] != versions[1][0]  # a dependency edited
-
-
-def test_second_call_uses_cache_and_sidecar_has_provenance(tmp_path):
-    calls = []
-    first = entry(tmp_path).get_or_compute(counting_compute(calls))
-    second = entry(tmp_path).get_or_compute(counting_compute(calls))
-    assert len(calls) == 1
-    np.testing.assert_array_equal(first["y"], second["y"])
-    meta = json.loads((tmp_path / "exp.json").read_text())
-    assert {"key", "params", "mode", "code_version", "sha256", "wall_time_s", "versions"} <= set(meta)
-
-
-def test_other_params_recompute(tmp_path):
-    calls = []
-    entry(tmp_path, a=1).get_or_compute(counting_compute(calls))
-    entry(tmp_path, a=2).get_or_compute(counting_compute(calls))
-    assert len(calls) == 2
+    assert versions[1] == versions[0] and versions[2] == versions[0]  # figure style, cache internals
+    changed = {m for m in studies if versions[3][m] != versions[0][m]}
+    assert "collapse.studies.tour" in changed and "collapse.studies.language" not in changed
 
 
 @pytest.mark.parametrize("damage", ["truncate", "flip", "delete_sidecar", "garbage_sidecar"])
-def test_damaged_result_is_detected_and_recomputed(tmp_path, damage):
-    calls = []
-    entry(tmp_path).get_or_compute(counting_compute(calls))
-    npz, sidecar = tmp_path / "exp.npz", tmp_path / "exp.json"
-    data = npz.read_bytes()
+def test_a_damaged_result_is_detected_and_recomputed(exp, damage):
+    exp.cached(compute, a=1, b=0)
+    path = exp.results_dir / "compute.nc"
+    data = path.read_bytes()
     if damage == "truncate":
-        npz.write_bytes(data[: len(data) // 2])
+        path.write_bytes(data[: len(data) // 2])
     elif damage == "flip":
-        npz.write_bytes(data[:-10] + bytes(b ^ 0xFF for b in data[-10:]))
+        path.write_bytes(data[:-10] + bytes(b ^ 0xFF for b in data[-10:]))
     elif damage == "delete_sidecar":
-        sidecar.unlink()
+        path.with_suffix(".json").unlink()
     else:
-        sidecar.write_text("{not json")
+        path.with_suffix(".json").write_text("{not json")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        assert entry(tmp_path).load() is None
-        result = entry(tmp_path).get_or_compute(counting_compute(calls))
-    assert len(calls) == 2 and np.array_equal(result["x"], np.arange(5.0))
+        result = exp.cached(compute, a=1, b=0)
+    assert len(CALLS) == 2 and np.array_equal(result.x, np.arange(3.0))
+
+
+def test_a_result_file_round_trips_labels_and_refuses_another_key(tmp_path):
+    ds = xr.Dataset({"kl": (("alpha", "generation"), np.ones((2, 3)))},
+                    coords={"alpha": [0.1, 0.5], "generation": [1, 2, 3], "workflow": ("alpha", ["a", "b"])})
+    file = ResultFile(tmp_path / "r")
+    file.save(ds, "key1")
+    xr.testing.assert_identical(file.load("key1"), ds)
+    assert file.load("key2") is None
 
 
 def test_atomic_write_leaves_old_file_when_interrupted(tmp_path, monkeypatch):
@@ -120,20 +187,40 @@ def test_checkpoints_fall_back_past_a_corrupted_one(tmp_path):
     assert Checkpoints(tmp_path / "none").latest() is None
 
 
-def test_editing_the_compute_function_recomputes(tmp_path, monkeypatch):
-    from collapse import Experiment, config
+# ------------------------------------------------------------------------------------------------ jobs
+def square(alpha):
+    if alpha in KILLED_AT:
+        raise RuntimeError("killed")
+    CALLS.append(alpha)
+    return {"y": alpha**2}
 
-    monkeypatch.setattr(config, "output_dirs", lambda mode: (tmp_path, tmp_path / "figures"))
-    exp, calls = Experiment("tour", "smoke"), []
 
-    def compute(entry):
-        calls.append("first")
-        return {"x": np.zeros(1)}
+KILLED_AT = set()
 
-    def compute_edited(entry):
-        calls.append("edited")
-        return {"x": np.ones(1)}
 
-    assert exp.cached({"a": 1}, compute)["x"][0] == 0
-    assert exp.cached({"a": 1}, compute)["x"][0] == 0 and calls == ["first"]
-    assert exp.cached({"a": 1}, compute_edited)["x"][0] == 1 and calls == ["first", "edited"]
+def test_adding_one_alpha_runs_one_new_job(exp):
+    first = run_jobs(square, [dict(alpha=a) for a in (0.1, 0.5)], workers=1)
+    second = run_jobs(square, [dict(alpha=a) for a in (0.1, 0.5, 0.9)], workers=1)
+    assert CALLS == [0.1, 0.5, 0.9] and second[:2] == first and second[2] == {"y": 0.81}
+
+
+def test_an_interrupted_sweep_keeps_every_finished_job(exp, monkeypatch):
+    jobs = [dict(alpha=a) for a in (0.1, 0.5, 0.9)]
+    monkeypatch.setattr(f"{__name__}.KILLED_AT", {0.5})
+    with pytest.raises(RuntimeError, match="killed"):
+        run_jobs(square, jobs, workers=1)
+    assert CALLS == [0.1]
+    monkeypatch.setattr(f"{__name__}.KILLED_AT", set())
+    results = run_jobs(square, jobs, workers=1)
+    assert CALLS == [0.1, 0.5, 0.9] and [r["y"] for r in results] == pytest.approx([0.01, 0.25, 0.81])
+
+
+def test_a_damaged_job_result_is_recomputed(exp):
+    run_jobs(square, [dict(alpha=0.3)], workers=1)
+    from collapse.infra.jobs import job_path
+
+    path = job_path(square, dict(alpha=0.3))
+    path.write_bytes(path.read_bytes()[:-3])
+    with pytest.warns(UserWarning, match="damaged"):
+        assert run_jobs(square, [dict(alpha=0.3)], workers=1) == [{"y": 0.09}]
+    assert CALLS == [0.3, 0.3]

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from collapse.experiments import collapse_or_thrive as cot
-from collapse.learners import GaussianFit, KDESampler
+from collapse.core.learners import GaussianFit, KDESampler
+from collapse.studies import collapse_or_thrive as cot
 
 D, N, T, SEEDS = 3, 32, 10, 2_000
 

@@ -1,6 +1,7 @@
 import pytest
 
-from collapse import Experiment, config
+from collapse import Experiment
+from collapse.infra import config
 
 
 def test_mode_comes_from_argument_then_environment_then_default(monkeypatch):
@@ -23,23 +24,36 @@ def test_every_experiment_has_every_mode_and_sizes_grow():
     for name, table in config.size_table().items():
         assert set(table) == set(config.MODES), name
         for key, smoke in table["smoke"].items():
-            if key not in ("nll_every", "lr"):  # a cadence and a learning rate, not sizes
+            if key != "nll_every":  # a cadence, not a size
                 assert smoke <= table["full"][key] <= table["paper"][key], (name, key)
 
 
-def test_smoke_never_writes_into_committed_outputs():
-    results, figures = config.output_dirs("smoke")
-    for committed in config.output_dirs("full"):
-        assert committed not in results.parents and committed not in figures.parents
-        assert committed not in (results, figures)
+TOUR_DEFAULTS = dict(seed=0, alphas=[0.0, 0.1, 0.5, 0.9], bandwidth=0.6, show_generations=[1, 2, 5, 10])
 
 
-def test_experiment_reads_mode_and_sizes(monkeypatch):
-    monkeypatch.setenv("COLLAPSE_MODE", "smoke")
-    exp = Experiment("tour")
-    assert exp.mode == "smoke" and exp.sizes == config.size_table()["tour"]["smoke"]
-    with pytest.raises(KeyError, match="sizes.toml"):
-        Experiment("no-such-experiment")
+def test_default_parameters_in_full_mode_are_canonical_and_anything_else_is_an_exploration():
+    canonical = Experiment("tour", "full", **TOUR_DEFAULTS, sizes={})
+    assert canonical.canonical and canonical.results_dir == config.ROOT / "data" / "results" / "tour"
+    assert canonical.figures_dir == config.ROOT / "figures"
+    explorations = [Experiment("tour", "smoke", **TOUR_DEFAULTS),
+                    Experiment("tour", "full", **{**TOUR_DEFAULTS, "seed": 1}),
+                    Experiment("tour", "full", **TOUR_DEFAULTS, sizes={"n": 100})]
+    for exp in explorations:
+        assert not exp.canonical and config.EXPLORE in exp.results_dir.parents
+        assert config.EXPLORE in exp.figures_dir.parents
+    assert len({exp.results_dir for exp in explorations}) == 3  # each parameter set keeps its own folder
+    assert explorations[2].sizes["n"] == 100
+
+
+def test_parameters_are_checked_against_the_notebook(monkeypatch):
+    with pytest.raises(TypeError, match=r"lacks \['show_generations'\]"):
+        Experiment("tour", "full", seed=0, alphas=[0.1], bandwidth=0.6)
+    with pytest.raises(TypeError, match=r"alphas='\[0.2, 0.7\]' is a string.*-y 'alphas: \[0.2, 0.7\]'"):
+        Experiment("tour", "full", **{**TOUR_DEFAULTS, "alphas": "[0.2, 0.7]"})
+    with pytest.raises(KeyError, match="'steps_typo'.*valid: generations, kl_samples, n, seeds, steps"):
+        Experiment("tour", "full", **TOUR_DEFAULTS, sizes={"steps_typo": 3})
+    with pytest.raises(TypeError, match="size n=1.5 must be a int"):
+        Experiment("tour", "full", **TOUR_DEFAULTS, sizes={"n": 1.5})
 
 
 def test_thread_settings_are_validated(monkeypatch):

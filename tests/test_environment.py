@@ -4,7 +4,7 @@ import re
 
 import yaml
 
-from collapse.config import ROOT
+from collapse.infra.config import ROOT
 
 
 def requirement_names(lines):

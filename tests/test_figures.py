@@ -2,7 +2,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
-from collapse import config, figures
+from collapse.infra import config, figures
 
 
 def draw():

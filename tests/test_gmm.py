@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 
 from collapse import SamplerConfig, kde, paper_gmm
-from collapse.cache import Checkpoints
-from collapse.experiments import gmm
-from collapse.kde_diffusion import component_variance, second_moment
+from collapse.core.kde_diffusion import component_variance, second_moment
+from collapse.infra.cache import Checkpoints
+from collapse.studies import gmm
 
 SMOKE = dict(n=300, steps=500, bandwidth=0.6, paths=0, kl_samples=2_000, shown_points=1)
 

@@ -10,11 +10,12 @@ import pickle
 import numpy as np
 import pytest
 
-from collapse import fashion_mnist
-from collapse.cache import Checkpoints
-from collapse.ddpm import DDPM, sampling_times
-from collapse.experiments import images
-from collapse.gaussian import chi2_gaussian
+from collapse.core.diffusion import SamplerConfig
+from collapse.core.gaussian import chi2_gaussian
+from collapse.infra.cache import Checkpoints
+from collapse.models import fashion_mnist
+from collapse.models.ddpm import DDPM
+from collapse.studies import images
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +65,7 @@ def test_feature_divergences_vanish_on_the_reference_and_match_closed_forms(rng)
 
 
 def test_sampling_grid_runs_from_T_to_t0_evenly_in_log_snr():
-    times = sampling_times(10.0, 1e-3, 40)
+    times = SamplerConfig(10.0, 1e-3, 40, grid="log-snr").edges()
     assert times[0] == pytest.approx(10.0) and times[-1] == pytest.approx(1e-3) and np.all(np.diff(times) < 0)
     snr = -times - np.log(-np.expm1(-times))
     np.testing.assert_allclose(np.diff(snr), np.diff(snr)[0], rtol=1e-8)
@@ -104,9 +105,12 @@ def test_an_interrupted_chain_resumes_to_the_same_result(tmp_path, train_split):
     chain = dict(alpha=0.5, ddpm=dict(channels=(8, 16), base_epochs=1, epochs=1, batch=64, lr=1e-3, sample_steps=5),
                  space=images.FeatureSpace(classifier, small, dims=4), n=100, generations=3, resolution=14,
                  train_count=600, metric_samples=100, paths=40, obs_steps=5, grid=2, seed=0)
-    whole = images.run_chain(checkpoints=Checkpoints(tmp_path / "whole"), **chain)
+    whole, _ = images.run_chain(checkpoints=Checkpoints(tmp_path / "whole"), **chain)
     part = Checkpoints(tmp_path / "part")
     images.run_chain(checkpoints=part, **{**chain, "generations": 2})  # stopped after two generations
-    resumed = images.run_chain(checkpoints=part, **chain)
+    resumed, _ = images.run_chain(checkpoints=part, **chain)
+    _, first = images.run_chain(**{**chain, "generations": 1})  # a shared generation 0, continued
+    continued, _ = images.run_chain(start=first, **chain)
     for key in whole:
         np.testing.assert_array_equal(whole[key], resumed[key], err_msg=key)
+        np.testing.assert_array_equal(whole[key], continued[key], err_msg=key)

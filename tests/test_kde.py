@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from collapse import SamplerConfig, Workflow, paper_gmm, run_recursion
-from collapse.kde_diffusion import KDEScoreDiffusion, component_variance, population_recursion
+from collapse.core.kde_diffusion import KDEScoreDiffusion, component_variance, population_recursion
 
 
 @pytest.mark.parametrize("alpha", [0.0, 0.1, 0.5, 0.9])

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from collapse import text
-from collapse.experiments import language
-from collapse.lm import NGramLM, TransformerLM, bits_per_char
+from collapse.models import text
+from collapse.models.lm import NGramLM, TransformerLM, bits_per_char
+from collapse.studies import language
 
 
 @pytest.fixture(scope="module")
@@ -24,11 +24,10 @@ def test_corpus_blocks_and_split(corpus):
         text.encode("Hamlet")
 
 
-def test_missing_plays_fall_back_to_pydoc_with_a_warning(monkeypatch, tmp_path):
+def test_missing_plays_are_an_error_with_the_fix(monkeypatch, tmp_path):
     monkeypatch.setattr(text, "SHAKESPEARE_DIR", tmp_path)
-    with pytest.warns(UserWarning, match="make data"):
-        fallback = text.load_corpus(64)
-    assert fallback.source.startswith("pydoc_data") and len(fallback.train) > 100
+    with pytest.raises(FileNotFoundError, match="make data"):
+        text.load_corpus(64)
 
 
 def test_ngram_is_a_normalised_distribution_that_learns(corpus):
@@ -87,7 +86,7 @@ def test_fresh_alpha_perplexity_falls_with_alpha():
 def test_smollm2_fine_tuning_lowers_test_bits_per_char(corpus):
     """Only where the optional group is installed (`make smollm`); CI does not install it."""
     pytest.importorskip("transformers")
-    smollm = pytest.importorskip("collapse.smollm")
+    smollm = pytest.importorskip("collapse.models.smollm")
     try:
         smollm.weights_dir()
     except ModuleNotFoundError:

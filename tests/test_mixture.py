@@ -4,7 +4,7 @@ from scipy.special import logsumexp
 from scipy.stats import multivariate_normal
 
 from collapse import GaussianMixture, blend, kde, ou_coefficient, ou_forward, paper_gmm
-from collapse import mixture as mixture_module
+from collapse.core import mixture as mixture_module
 
 
 def test_log_prob_matches_scipy(mixture3d, rng):

@@ -5,7 +5,7 @@ import ast
 import nbformat
 import pytest
 
-from collapse.config import ROOT
+from collapse.infra.config import ROOT
 
 SOURCES = sorted((ROOT / "notebooks").glob("[0-9]*.ipynb"))
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from collapse import Workflow, from_array, run_recursion
-from collapse.cache import Checkpoints
+from collapse.infra.cache import Checkpoints
 
 # Every point carries its origin in column 0: 0 = original real, 1 = fresh real, 10 + g = synthetic
 # from generation g. Column 1 holds a random value so that distinct points are distinct.

@@ -3,11 +3,12 @@
 import numpy as np
 import pytest
 
-from collapse import SamplerConfig, bounds
-from collapse.experiments import accumulation as acc
-from collapse.experiments.single_generation import build_testbed, path_statistics
-from collapse.gaussian import chain_moments, chi2_gaussian, gaussian_score, kl_gaussian
-from collapse.grid import chi2_grid, normal_density, propagate
+from collapse import SamplerConfig
+from collapse.core import bounds
+from collapse.core.gaussian import chain_moments, chi2_gaussian, gaussian_score, kl_gaussian
+from collapse.core.grid import chi2_grid, normal_density, propagate
+from collapse.studies import accumulation as acc
+from collapse.studies.single_generation import build_testbed, path_statistics
 
 STEPS, GRID = 100, 401
 RHOS = (0.0, 0.25, 0.5, 0.75, 1.0)
@@ -40,7 +41,7 @@ def test_grid_propagation_reproduces_exact_gaussian_chain():
     exact = chain_moments(field, [0.0], [[1.0]], config)
     x = np.linspace(-8, 8, 801)
     dx = x[1] - x[0]
-    from collapse.gaussian import as_score
+    from collapse.core.gaussian import as_score
 
     density = propagate(x, normal_density(x), as_score(field), config).density
     mean = np.sum(x * density) * dx

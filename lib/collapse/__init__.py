@@ -13,14 +13,14 @@ The few ideas, each in one module:
 - ``experiment``  what a notebook opens with; ``parallel`` runs independent jobs
 """
 
-from .config import set_threads
+from collapse.infra.config import set_threads
 
 set_threads()  # one BLAS/torch thread per process unless $COLLAPSE_THREADS says otherwise
 
-from .diffusion import PathStatistics, SamplerConfig, ou_forward, reverse_sde  # noqa: E402
-from .experiment import Experiment  # noqa: E402
-from .mixture import GaussianMixture, blend, kde, ou_coefficient, paper_gmm  # noqa: E402
-from .recursion import Workflow, from_array, run_recursion  # noqa: E402
+from collapse.core.diffusion import PathStatistics, SamplerConfig, ou_coefficient, ou_forward, reverse_sde  # noqa: E402
+from collapse.core.mixture import GaussianMixture, blend, kde, paper_gmm  # noqa: E402
+from collapse.core.recursion import Workflow, from_array, run_recursion  # noqa: E402
+from collapse.infra.experiment import Experiment  # noqa: E402
 
 __all__ = [
     "Experiment", "GaussianMixture", "PathStatistics", "SamplerConfig", "Workflow", "blend",

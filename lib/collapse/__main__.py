@@ -2,7 +2,8 @@
 
 import sys
 
-from . import data, figures
+from collapse.infra import figures
+from collapse.models import data
 
 USAGE = "usage: python -m collapse fetch | manifest PATH"
 

@@ -1,0 +1,194 @@
+"""Gaussian mixtures with diagonal covariances: the workhorse of the companion.
+
+A data GMM, a Gaussian KDE (N equal-weight components), the training mixture
+q_i = alpha p + (1 - alpha) p_hat_i, and their OU-noised versions are all of this one type.
+Under the OU forward process ``X_t = a_t X_0 + sqrt(1 - a_t^2) Z`` with ``a_t = exp(-t/2)``, a
+component N(m, diag v) becomes N(a_t m, diag(a_t^2 v + 1 - a_t^2)): noising never leaves the type.
+
+Densities and scores are log-sum-exp reductions over components, computed exactly (float64) by
+one tiled torch kernel (:func:`softmax_reduce`): tiles of queries x components small enough to stay in
+a core's cache on a CPU, large on a GPU (used when one is present), with an online log-sum-exp so that
+no (queries x components) matrix is ever formed and far-away queries do not underflow.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from collapse.core.diffusion import ou_coefficient
+from collapse.infra.config import compute_device
+
+# Tiles of (queries x components) logits: (entries, most components). CPU: 2^17 float64 entries = 1 MiB,
+# inside a core's L2 cache (4e8 pair evaluations/s per core against 1e8 for untiled 16 MiB blocks), as
+# 64 queries x 2048 components or, for few components, more queries per tile; GPU: large tiles.
+CPU_TILE = (2**17, 2048)
+GPU_TILE = (2**27, 16384)
+
+
+class GaussianMixture:
+    """sum_k w_k N(means_k, diag(variances_k)).
+
+    ``variances`` may be a scalar (one isotropic variance), shape (K,) (isotropic per component) or
+    shape (K, d) (diagonal per component). ``weights`` default to uniform.
+    """
+
+    def __init__(self, means, variances, weights=None):
+        means = np.array(means, dtype=float, ndmin=2)
+        k, d = means.shape
+        variances = np.asarray(variances, dtype=float)
+        if variances.ndim == 1:
+            if variances.shape[0] != k:
+                raise ValueError(f"variances has shape {variances.shape}; use a scalar, ({k},) or ({k}, {d})")
+            variances = variances[:, None]
+        variances = np.broadcast_to(variances, (k, d)).copy()
+        if not np.all(variances > 0):
+            raise ValueError("variances must be positive")
+        weights = np.full(k, 1.0 / k) if weights is None else np.asarray(weights, dtype=float)
+        if weights.shape != (k,) or np.any(weights < 0) or not np.isclose(weights.sum(), 1.0):
+            raise ValueError(f"weights must be {k} non-negative numbers summing to 1")
+        self.means, self.variances, self.weights = means, variances, weights / weights.sum()
+
+    @property
+    def dim(self) -> int:
+        return self.means.shape[1]
+
+    def __len__(self) -> int:
+        return self.means.shape[0]
+
+    def __repr__(self) -> str:
+        return f"GaussianMixture(components={len(self)}, dim={self.dim})"
+
+    # ------------------------------------------------------------------ transformations
+    def noised(self, t: float) -> GaussianMixture:
+        """The law of X_t under the OU forward process started from this mixture."""
+        if t == 0:
+            return self
+        a = ou_coefficient(t)
+        return GaussianMixture(a * self.means, a**2 * self.variances + (1 - a**2), self.weights)
+
+    def smoothed(self, variance: float) -> GaussianMixture:
+        """This mixture convolved with N(0, variance I) (e.g. what a Gaussian KDE adds)."""
+        return GaussianMixture(self.means, self.variances + variance, self.weights)
+
+    # ------------------------------------------------------------------ moments and sampling
+    def mean(self) -> np.ndarray:
+        return self.weights @ self.means
+
+    def covariance(self) -> np.ndarray:
+        """Total covariance: sum_k w_k (diag v_k + m_k m_k^T) - m m^T."""
+        m = self.mean()
+        second = (self.means * self.weights[:, None]).T @ self.means + np.diag(self.weights @ self.variances)
+        return second - np.outer(m, m)
+
+    def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        k = rng.choice(len(self), size=n, p=self.weights)
+        return self.means[k] + np.sqrt(self.variances[k]) * rng.standard_normal((n, self.dim))
+
+    # ------------------------------------------------------------------ density and score
+    def log_prob(self, x, t: float = 0.0) -> np.ndarray:
+        """log density at x of this mixture noised to time t (t = 0: the mixture itself)."""
+        features, logits = self.noised(t)._logit_factors(x)
+        return softmax_reduce(features, logits)[0]
+
+    def score(self, x, t: float = 0.0) -> np.ndarray:
+        """grad_x log density at x of this mixture noised to time t.
+
+        For diagonal components, grad log N(x; m_k, diag v_k) = (m_k - x) / v_k, so with posterior
+        responsibilities r_k(x): score = E_r[m / v] - x * E_r[1 / v], two averages under r.
+        """
+        p = self.noised(t)
+        features, logits = p._logit_factors(x)
+        inv_var = 1.0 / (p.variances[:, :1] if p._isotropic else p.variances)
+        means = softmax_reduce(features, logits, np.hstack([p.means * inv_var, inv_var]))[1]
+        return means[:, : p.dim] - features[:, : p.dim] * means[:, p.dim:]
+
+    @property
+    def _isotropic(self) -> bool:
+        return bool(np.all(self.variances == self.variances[:, :1]))
+
+    def _logit_factors(self, x) -> tuple[np.ndarray, np.ndarray]:
+        """(features, coefficients) with features @ coefficients.T = log w_k + log N(x; m_k, diag v_k):
+        sum_j (x_j - m_kj)^2 / v_kj = x^2 @ (1/v)^T - 2 x @ (m/v)^T + sum_j m_kj^2 / v_kj, where
+        isotropic components need ||x||^2 in place of x^2 (one column instead of d)."""
+        x = np.array(x, dtype=float, ndmin=2)
+        if x.shape[1] != self.dim:
+            raise ValueError(f"x has {x.shape[1]} coordinates; this mixture lives in dimension {self.dim}")
+        inv_var = 1.0 / self.variances
+        const = (
+            np.log(np.maximum(self.weights, np.finfo(float).tiny))
+            - 0.5 * np.sum(self.means**2 * inv_var + np.log(2 * np.pi * self.variances), axis=1)
+        )
+        if self._isotropic:
+            squares, quad = np.sum(x**2, axis=1, keepdims=True), -0.5 * inv_var[:, :1]
+        else:
+            squares, quad = x**2, -0.5 * inv_var
+        features = np.hstack([x, squares, np.ones((len(x), 1))])
+        return features, np.hstack([self.means * inv_var, quad, const[:, None]])
+
+
+def softmax_reduce(features, logits, values=None) -> tuple[np.ndarray, np.ndarray | None]:
+    """For each query row q, with l_qk = features_q . logits_k: (log sum_k exp l_qk, sum_k softmax(l_q)_k values_k).
+
+    Exact in float64. One pass over tiles of queries x components with an online log-sum-exp (a running
+    maximum rescales what was accumulated), so memory stays at one tile and each tile is reused from cache.
+    """
+    device = compute_device()
+    entries, most = GPU_TILE if device.type == "cuda" else CPU_TILE
+    tile_k = min(len(logits), most)
+    tile_q = max(1, entries // tile_k)
+    f = torch.as_tensor(features, dtype=torch.float64).to(device)
+    w = torch.as_tensor(logits, dtype=torch.float64).to(device)
+    if values is not None:  # a ones column makes the GEMM also return the normaliser
+        v = torch.as_tensor(np.hstack([values, np.ones((len(values), 1))]), dtype=torch.float64).to(device)
+    lse = torch.empty(len(f), dtype=torch.float64, device=device)
+    averages = None if values is None else torch.empty(len(f), v.shape[1] - 1, dtype=torch.float64, device=device)
+    for i in range(0, len(f), tile_q):
+        rows = f[i:i + tile_q]
+        peak = torch.full((len(rows), 1), -torch.inf, dtype=torch.float64, device=device)
+        total = torch.zeros((len(rows), 1 if values is None else v.shape[1]), dtype=torch.float64, device=device)
+        for j in range(0, len(w), tile_k):
+            tile = rows @ w[j:j + tile_k].T
+            new_peak = torch.maximum(peak, tile.amax(dim=1, keepdim=True))
+            total *= torch.exp(peak - new_peak)
+            tile.sub_(new_peak).exp_()
+            total += tile.sum(dim=1, keepdim=True) if values is None else tile @ v[j:j + tile_k]
+            peak = new_peak
+        norm = total[:, -1:]
+        lse[i:i + tile_q] = (peak + torch.log(norm))[:, 0]
+        if values is not None:
+            averages[i:i + tile_q] = total[:, :-1] / norm
+    return lse.cpu().numpy(), None if values is None else averages.cpu().numpy()
+
+
+def blend(p: GaussianMixture, r: GaussianMixture, alpha: float) -> GaussianMixture:
+    """alpha p + (1 - alpha) r: the training mixture q_i = alpha p_data + (1 - alpha) p_hat_i."""
+    if not 0.0 <= alpha <= 1.0:
+        raise ValueError(f"alpha={alpha} must lie in [0, 1]")
+    if alpha == 1.0:
+        return p
+    if alpha == 0.0:
+        return r
+    return GaussianMixture(
+        np.vstack([p.means, r.means]),
+        np.vstack([p.variances, r.variances]),
+        np.concatenate([alpha * p.weights, (1 - alpha) * r.weights]),
+    )
+
+
+def kde(data, bandwidth: float) -> GaussianMixture:
+    """The Gaussian kernel density estimate of ``data`` with bandwidth h: (1/N) sum_j N(x_j, h^2 I)."""
+    if bandwidth <= 0:
+        raise ValueError(f"bandwidth={bandwidth} must be positive")
+    return GaussianMixture(np.asarray(data, dtype=float), bandwidth**2)
+
+
+def paper_gmm(dim: int = 10, sigma: float = 0.6, spread: float = 4.0) -> GaussianMixture:
+    """The data GMM of [K]'s synthetic experiment: 5 equally weighted isotropic components of std
+    sigma at the origin and at (+-spread, +-spread, 0, ..., 0). The paper does not publish its means;
+    these are the companion's choice (PAPER.md section 3)."""
+    if dim < 2:
+        raise ValueError(f"dim={dim} must be at least 2 (the means differ in the first two coordinates)")
+    means = np.zeros((5, dim))
+    means[1:, :2] = spread * np.array([[1, 1], [1, -1], [-1, 1], [-1, -1]])
+    return GaussianMixture(means, sigma**2)

@@ -1,0 +1,351 @@
+"""Results keyed by their declared inputs: what a result depends on, and files that are never half-written.
+
+A cached computation receives every input as an argument. Its key is a hash of exactly
+
+- those inputs (values, arrays by content),
+- the mode,
+- the computation's own source, and
+- the source of the library modules it can reach: the modules of the library objects it references, and
+  everything those import, found by static analysis.
+
+Infrastructure (``collapse.infra``: modes, this cache, jobs, figures) and the packages' ``__init__`` files,
+which only re-export, never enter a key: restyling a figure or reorganising the cache recomputes nothing.
+A computation that reads a global of its own notebook (a value, or a function defined beside it) is
+refused, since the key could not see it.
+
+Every write goes to a temporary file that is renamed into place; every read checks a SHA-256 digest, so
+a torn or damaged file is recomputed, never used. Long jobs checkpoint each generation
+(:class:`Checkpoints`) and resume from the latest intact one.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import dataclasses
+import dis
+import hashlib
+import inspect
+import io
+import json
+import os
+import pickle
+import platform
+import sys
+import tempfile
+import types
+import warnings
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+
+LIBRARY = Path(__file__).resolve().parents[1]
+INFRASTRUCTURE = "collapse.infra"
+
+
+# --------------------------------------------------------------------------- what a computation reaches
+
+def code_version(modules) -> str:
+    """SHA-256 (16 hex digits) of the source of ``modules`` and of every library module they import,
+    infrastructure and package ``__init__`` files left out."""
+    return _hash_sources(tuple(dependency_closure(modules)))
+
+
+def dependency_closure(modules) -> list[str]:
+    """``modules`` and every library module they import, directly or not (imports inside functions
+    included), except infrastructure and packages (whose ``__init__`` only re-exports)."""
+    seen, todo = set(), list(modules)
+    while todo:
+        name = todo.pop()
+        if name in seen or not _counts(name):
+            continue
+        seen.add(name)
+        todo.extend(_library_imports(name))
+    return sorted(seen)
+
+
+def _counts(name: str) -> bool:
+    path = _source_file(name)
+    infrastructure = name == INFRASTRUCTURE or name.startswith(INFRASTRUCTURE + ".")
+    return path is not None and path.name != "__init__.py" and not infrastructure
+
+
+@cache
+def _hash_sources(names: tuple[str, ...]) -> str:
+    h = hashlib.sha256()
+    for name in names:
+        path = _source_file(name)
+        h.update(path.relative_to(LIBRARY).as_posix().encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def _source_file(name: str) -> Path | None:
+    top, *parts = name.split(".")
+    if top != "collapse":
+        return None
+    base = LIBRARY.joinpath(*parts)
+    return next((p for p in (base.with_suffix(".py"), base / "__init__.py") if p.is_file()), None)
+
+
+def _library_imports(name: str) -> set[str]:
+    path = _source_file(name)
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom):
+            parts = package.split(".")
+            base = ".".join(parts[: len(parts) - node.level + 1]) if node.level else ""
+            target = ".".join(p for p in (base, node.module) if p)
+            found.add(target)
+            found.update(f"{target}.{alias.name}" for alias in node.names)  # `from collapse.core import mixture`
+        elif isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+    return {m for m in found if m == "collapse" or m.startswith("collapse.")}
+
+
+class UndeclaredInput(TypeError):
+    """A cached computation reads a value that is not one of its arguments."""
+
+
+def referenced_modules(fn) -> list[str]:
+    """The library modules whose objects ``fn`` references (through globals and attribute chains such as
+    ``collapse.paper_gmm`` or ``tour.run_job``), after refusing any global that is not a module or an
+    imported function or class: a value read from the notebook would be invisible to the key."""
+    found = set()
+    for name, obj, module in _globals_used(fn):
+        if module is not None:  # a module, or a library object or constant read through its module
+            found.add(module.__name__)
+        elif callable(obj) and getattr(obj, "__module__", None) not in (None, fn.__module__):
+            found.add(obj.__module__)  # an imported function or class
+        else:
+            kind = "a function defined beside it" if callable(obj) else f"a {type(obj).__name__}"
+            raise UndeclaredInput(
+                f"{fn.__name__} reads the global {name!r} ({kind}), which its cache key cannot see; pass it as an "
+                f"argument (exp.cached({fn.__name__}, {name}={name}, ...)), define it inside {fn.__name__}, or "
+                f"read a library constant through its module (module.{name})")
+    found.update(_imports_used(fn))
+    for cell in fn.__closure__ or ():
+        raise UndeclaredInput(f"{fn.__name__} captures a variable of an enclosing function "
+                              f"({type(cell.cell_contents).__name__}); pass it as an argument instead")
+    return sorted(m for m in found if m.startswith("collapse."))
+
+
+def _globals_used(fn):
+    """(name, object, module) for each global ``fn`` loads, following attribute chains through modules:
+    ``module`` is the last module of the chain (None when the global is not a module)."""
+    for code in _code_objects(fn.__code__):
+        instructions = list(dis.get_instructions(code))
+        for i, ins in enumerate(instructions):
+            if ins.opname not in ("LOAD_GLOBAL", "LOAD_NAME"):
+                continue
+            name = ins.argval
+            if name in fn.__globals__:
+                obj = fn.__globals__[name]
+            elif hasattr(builtins, name):
+                yield name, getattr(builtins, name), builtins
+                continue
+            else:
+                continue  # an unbound name fails when the computation runs
+            module = None
+            for follow in instructions[i + 1:]:
+                if not isinstance(obj, types.ModuleType):
+                    break
+                module = obj
+                if follow.opname not in ("LOAD_ATTR", "LOAD_METHOD"):
+                    break
+                obj = getattr(obj, follow.argval, obj)
+            yield name, obj, module
+
+
+def _imports_used(fn):
+    """Modules imported inside ``fn`` (``import collapse.x`` or ``from collapse.core import mixture``)."""
+    for code in _code_objects(fn.__code__):
+        module = None
+        for ins in dis.get_instructions(code):
+            if ins.opname == "IMPORT_NAME":
+                module = ins.argval
+                yield module
+            elif ins.opname == "IMPORT_FROM" and module:
+                yield f"{module}.{ins.argval}"  # a submodule, or an object (then not a source file: ignored)
+
+
+def _code_objects(code):
+    yield code
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            yield from _code_objects(const)
+
+
+def source_of(fn) -> str:
+    try:
+        return inspect.getsource(fn)
+    except (OSError, TypeError) as err:
+        raise UndeclaredInput(f"the source of {fn!r} is unavailable, so it cannot be part of a key") from err
+
+
+# --------------------------------------------------------------------------- keys
+
+def fingerprint(value):
+    """A JSON-able stand-in for ``value`` that changes whenever the value does: arrays by their bytes,
+    dataclasses by their fields, other objects by their pickled bytes."""
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, float):
+        return repr(value)  # exact: 0.1 and 0.1000000000000001 differ
+    if isinstance(value, np.generic):
+        return fingerprint(value.item())
+    if isinstance(value, dict):
+        return {str(k): fingerprint(v) for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))}
+    if isinstance(value, (list, tuple)):
+        return [fingerprint(v) for v in value]
+    if isinstance(value, np.ndarray):
+        array = np.ascontiguousarray(value)
+        return {"array": hashlib.sha256(array.tobytes()).hexdigest(), "dtype": str(array.dtype),
+                "shape": list(array.shape)}
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {"type": type(value).__qualname__,
+                **{f.name: fingerprint(getattr(value, f.name)) for f in dataclasses.fields(value)}}
+    buffer = io.BytesIO()
+    _ContentPickler(buffer, protocol=4).dump(value)
+    return {"type": f"{type(value).__module__}.{type(value).__qualname__}",
+            "pickle": hashlib.sha256(buffer.getvalue()).hexdigest()}
+
+
+class _ContentPickler(pickle.Pickler):
+    """Pickles torch tensors by their content and modules by their class and weights: torch's own pickling
+    embeds storage ids that differ per process, and a module's attributes differ after a round trip."""
+
+    def reducer_override(self, obj):
+        torch = sys.modules.get("torch")
+        if torch is None:
+            return NotImplemented
+        if isinstance(obj, torch.Tensor):
+            raw = obj.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes()
+            return _tensor_content, (str(obj.dtype), tuple(obj.shape), raw)
+        if isinstance(obj, torch.nn.Module):
+            return _tensor_content, (type(obj).__qualname__, obj.training, dict(obj.state_dict()))
+        return NotImplemented
+
+
+def _tensor_content(*content):
+    return content
+
+
+def digest(blob: dict) -> str:
+    return hashlib.sha256(json.dumps(fingerprint(blob), sort_keys=True).encode()).hexdigest()[:16]
+
+
+# --------------------------------------------------------------------------- files
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that readers see the old file or the complete new one."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        os.fchmod(fd, 0o644)  # mkstemp's 0600 would hide results from the other users of a shared store
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+class ResultFile:
+    """A labelled result: ``<name>.nc`` (an xarray Dataset as netCDF) beside ``<name>.json`` (its key, its
+    inputs, provenance and the netCDF's SHA-256). A file with another key, a missing sidecar or a digest
+    that does not match is not used."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path).with_suffix(".nc")
+        self.sidecar = self.path.with_suffix(".json")
+
+    def metadata(self) -> dict | None:
+        try:
+            return json.loads(self.sidecar.read_text())
+        except FileNotFoundError:
+            return None
+        except ValueError as err:
+            warnings.warn(f"{self.sidecar} is damaged ({err}); recomputing", stacklevel=3)
+            return None
+
+    def load(self, key: str):
+        """The Dataset stored under ``key``, or None if absent, stored under another key, or damaged."""
+        import xarray as xr
+
+        meta = self.metadata()
+        if meta is None or meta.get("key") != key:
+            return None
+        try:
+            data = self.path.read_bytes()
+        except FileNotFoundError:
+            return None
+        if hashlib.sha256(data).hexdigest() != meta.get("sha256"):
+            warnings.warn(f"{self.path} does not match its recorded digest; recomputing", stacklevel=2)
+            return None
+        with xr.open_dataset(io.BytesIO(data), engine="scipy") as ds:
+            return ds.load()
+
+    def save(self, dataset, key: str, **provenance) -> None:
+        data = dataset.to_netcdf(engine="scipy")  # netCDF3: self-describing, and the same bytes every time
+        atomic_write_bytes(self.path, bytes(data))
+        meta = {"key": key, "sha256": hashlib.sha256(data).hexdigest(), "versions": versions(), **provenance}
+        atomic_write_bytes(self.sidecar, (json.dumps(meta, indent=2, sort_keys=True) + "\n").encode())
+
+
+class PickleFile:
+    """A job's result: a SHA-256 digest followed by the pickled value; a damaged file reads as absent."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+
+    def load(self):
+        try:
+            blob = self.path.read_bytes()
+        except FileNotFoundError:
+            return None
+        if hashlib.sha256(blob[32:]).digest() != blob[:32]:
+            warnings.warn(f"{self.path} is damaged; removing it", stacklevel=2)
+            self.path.unlink(missing_ok=True)
+            return None
+        return pickle.loads(blob[32:])
+
+    def save(self, value) -> None:
+        payload = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+        atomic_write_bytes(self.path, hashlib.sha256(payload).digest() + payload)
+
+
+class Checkpoints:
+    """Per-generation snapshots of a recursion: ``gen_0003.pkl`` = state after 3 generations.
+
+    A file that fails its digest (a torn write, a disk error) is removed and the previous generation's
+    snapshot is used instead.
+    """
+
+    def __init__(self, directory: Path):
+        self.directory = Path(directory)
+
+    def save(self, state) -> None:
+        PickleFile(self.directory / f"gen_{state.generation:04d}.pkl").save(state)
+
+    def latest(self):
+        """The newest intact state, or None."""
+        for path in sorted(self.directory.glob("gen_*.pkl"), reverse=True):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                state = PickleFile(path).load()
+            if state is not None:
+                return state
+            warnings.warn(f"checkpoint {path} is damaged; removed it and trying an earlier one", stacklevel=2)
+        return None
+
+
+def versions() -> dict:
+    names = ("numpy", "scipy", "sklearn", "torch", "xarray", "matplotlib")
+    found = {name: sys.modules[name].__version__ for name in names if name in sys.modules}
+    return {"python": platform.python_version(), **found}

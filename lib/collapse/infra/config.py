@@ -1,0 +1,150 @@
+"""Modes, the one table of experiment sizes, output locations and thread settings.
+
+Every notebook reads one mode: ``smoke`` (CI: every code path at tiny size), ``full`` (the default:
+statistically meaningful on a 2-core CPU) or ``paper`` (the paper's own sizes, for a GPU). The mode
+comes from the notebook's ``mode`` parameter when papermill sets it, else from ``$COLLAPSE_MODE``,
+else ``full``.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from functools import cache
+from pathlib import Path
+
+MODES = ("smoke", "full", "paper")
+DEFAULT_MODE = "full"
+
+ROOT = Path(__file__).resolve().parents[3]
+"""The repository root (the library lives in ``ROOT/lib/collapse/infra``)."""
+
+SIZES_FILE = Path(__file__).with_name("sizes.toml")
+"""The one table of sizes per experiment and mode. A data file, not code: results record their sizes in
+their parameters, so the cache follows it, and adding an experiment never changes another's code version."""
+
+
+def resolve_mode(mode: str | None = None) -> str:
+    """The mode to run in: ``mode`` if given, else ``$COLLAPSE_MODE``, else ``full``."""
+    chosen = mode if mode is not None else os.environ.get("COLLAPSE_MODE") or DEFAULT_MODE
+    if chosen not in MODES:
+        source = "mode" if mode is not None else "COLLAPSE_MODE"
+        raise ValueError(f"{source}={chosen!r} is not a mode; use one of {', '.join(MODES)}")
+    return chosen
+
+
+def sizes(experiment: str, mode: str | None = None) -> dict:
+    """The sizes of ``experiment`` in ``mode`` (a copy: callers may adjust it)."""
+    table = size_table()
+    if experiment not in table:
+        raise KeyError(f"experiment={experiment!r} has no sizes; add a [{experiment}.<mode>] table to {SIZES_FILE}")
+    return dict(table[experiment][resolve_mode(mode)])
+
+
+@cache
+def size_table() -> dict[str, dict[str, dict]]:
+    with SIZES_FILE.open("rb") as f:
+        return tomllib.load(f)
+
+
+TRAINING_FILE = Path(__file__).with_name("training.toml")
+"""Learning rates, batch sizes and architectures per experiment and mode: not sizes, so kept apart."""
+
+
+def training(experiment: str, mode: str | None = None) -> dict:
+    """The training settings of ``experiment`` in ``mode`` (empty for experiments that train nothing)."""
+    with TRAINING_FILE.open("rb") as f:
+        return dict(tomllib.load(f).get(experiment, {}).get(resolve_mode(mode), {}))
+
+
+NOTEBOOKS = {
+    "tour": "00_tour.ipynb",
+    "single_generation": "01_single_generation_bounds.ipynb",
+    "error_accumulation": "02_error_accumulation.ipynb",
+    "gmm_recursive_diffusion": "03_gmm_recursive_diffusion.ipynb",
+    "image_recursive_diffusion": "04_image_recursive_diffusion.ipynb",
+    "language_model_collapse": "05_language_model_collapse.ipynb",
+    "language_model_smollm": "05_language_model_collapse.ipynb",
+    "collapse_or_thrive": "06_collapse_or_thrive.ipynb",
+}
+"""The notebook of each experiment: its parameters cell holds the defaults that make a run canonical."""
+
+
+def canonical_dirs(experiment: str, mode: str) -> tuple[Path, Path]:
+    """(results, figures) of the committed set: what ``make reproduce`` writes with default parameters.
+    Full mode writes ``data/results/<experiment>`` and ``figures``; paper mode ``paper/`` subfolders."""
+    if mode == "full":
+        return ROOT / "data" / "results" / experiment, ROOT / "figures"
+    if mode == "paper":
+        return ROOT / "data" / "results" / "paper" / experiment, ROOT / "figures" / "paper"
+    raise ValueError(f"mode={mode!r} has no committed set; smoke runs write under {EXPLORE}")
+
+
+EXPLORE = ROOT / "build" / "explore"
+"""Ignored: every run that is not canonical (smoke mode, or any non-default parameter or size) writes here,
+one folder per mode, experiment and parameter set."""
+
+
+def cache_dir() -> Path:
+    """The job cache and per-generation checkpoints (ignored by git; safe to delete; shared storage when jobs
+run on a cluster): ``$COLLAPSE_CACHE``, default ``data/cache``."""
+    return Path(os.environ.get("COLLAPSE_CACHE", ROOT / "data" / "cache"))
+
+
+def default_threads() -> int:
+    """BLAS/torch threads per process: ``$COLLAPSE_THREADS``, default 1 (oversubscribing 2 cores
+    was measured to slow runs by up to 70x)."""
+    return _positive_int_env("COLLAPSE_THREADS", 1)
+
+
+def default_workers() -> int:
+    """Worker processes for independent jobs (seeds, alphas): ``$COLLAPSE_WORKERS``, default the
+    number of cores."""
+    return _positive_int_env("COLLAPSE_WORKERS", os.cpu_count() or 1)
+
+
+def compute_device():
+    """The torch device of the mixture kernels: ``$COLLAPSE_DEVICE`` ("cpu" or "cuda"), default a GPU
+    when one is present."""
+    import torch
+
+    name = os.environ.get("COLLAPSE_DEVICE") or ("cuda" if torch.cuda.is_available() else "cpu")
+    if name not in ("cpu", "cuda") or (name == "cuda" and not torch.cuda.is_available()):
+        raise ValueError(f"COLLAPSE_DEVICE={name!r} is not available here; use 'cpu' or unset it")
+    return torch.device(name)
+
+
+def show_progress() -> bool:
+    """Progress bars on, unless ``$COLLAPSE_PROGRESS=0`` (set by ``make`` so that executed notebooks
+    hold no frozen bars, and in worker processes, whose bars would interleave)."""
+    return os.environ.get("COLLAPSE_PROGRESS", "1") != "0"
+
+
+def set_threads(n: int | None = None) -> int:
+    """Limit BLAS (via threadpoolctl) and torch to ``n`` threads in this process."""
+    n = default_threads() if n is None else n
+    if n < 1:
+        raise ValueError(f"threads={n} must be at least 1")
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[var] = str(n)  # for libraries loaded later, and for child processes
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=n)
+    import sys
+
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(n)
+    return n
+
+
+def _positive_int_env(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise ValueError(f"{name}={raw!r} must be a positive integer")
+    return value

@@ -1,0 +1,126 @@
+"""What a notebook opens with: its mode and sizes, its cached results, and where its figures go.
+
+    exp = collapse.Experiment("tour", mode, seed=seed, alphas=alphas, sizes=sizes)  # the parameters cell
+    result = exp.cached(compute, alphas=alphas, sizes=exp.sizes)   # compute(alphas, sizes) -> xr.Dataset
+    exp.save_figure(fig, "figS1_tour_samples")
+
+A run whose parameters all equal the defaults of its notebook's parameters cell, in full (or paper) mode,
+is canonical: it reads and writes the committed ``data/results`` and ``figures``. Any other run is an
+exploration and writes under ``build/explore/<mode>/<experiment>/<parameters>/``, so that it can never
+overwrite the committed set, and switching back to a parameter set already run is instant.
+"""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import json
+import logging
+import time
+from functools import cache
+
+from collapse.infra import config, figures
+from collapse.infra.cache import ResultFile, code_version, digest, fingerprint, referenced_modules, source_of
+
+log = logging.getLogger("collapse")
+
+
+class Experiment:
+    def __init__(self, name: str, mode: str | None = None, **parameters):
+        self.name = name
+        self.mode = config.resolve_mode(mode)
+        overrides = parameters.pop("sizes", None) or {}
+        self.sizes = {**config.sizes(name, self.mode), **_checked_sizes(name, self.mode, overrides)}
+        self.training = config.training(name, self.mode)
+        self.parameters = parameters
+        self.canonical = self.mode != "smoke" and not overrides and bool(parameters) and \
+            _checked_parameters(name, parameters) == "default"
+        if self.canonical:
+            self.results_dir, self.figures_dir = config.canonical_dirs(name, self.mode)
+        else:
+            run = digest({"parameters": parameters, "sizes": overrides})
+            folder = config.EXPLORE / self.mode / name / run
+            self.results_dir, self.figures_dir = folder / "results", folder / "figures"
+            if self.mode != "smoke":
+                print(f"exploration run (parameters or sizes differ from the notebook's defaults): "
+                      f"results and figures go to {folder}")
+        config.set_threads()
+
+    def __repr__(self) -> str:
+        where = self.results_dir.relative_to(config.ROOT) if self.results_dir.is_relative_to(config.ROOT) \
+            else self.results_dir
+        return f"Experiment({self.name!r}, mode={self.mode!r}, sizes={self.sizes}, results in {where})"
+
+    def cached(self, compute, **inputs):
+        """``compute(**inputs)``, an ``xarray.Dataset``, read from the store when it was computed before.
+
+        The key is made of the inputs, the mode, ``compute``'s source and the library code it can reach;
+        ``compute`` must take exactly ``inputs`` as its arguments and read no other notebook variable.
+        """
+        expected = set(inspect.signature(compute).parameters)
+        if expected != set(inputs):
+            raise TypeError(f"{compute.__name__} takes {sorted(expected)} but exp.cached was given "
+                            f"{sorted(inputs)}; pass each argument of {compute.__name__} as a keyword")
+        modules = referenced_modules(compute)
+        code = code_version(modules)
+        key = digest({"experiment": self.name, "mode": self.mode, "inputs": inputs,
+                      "compute": source_of(compute), "code": code})
+        file = ResultFile(self.results_dir / compute.__name__)
+        result = file.load(key)
+        if result is not None:
+            log.info("%s/%s: from the store (key %s)", self.name, compute.__name__, key)
+            return result
+        log.info("%s/%s: computing (key %s)", self.name, compute.__name__, key)
+        start = time.perf_counter()
+        result = compute(**inputs)
+        if type(result).__name__ != "Dataset":
+            raise TypeError(f"{compute.__name__} returned {type(result).__name__}; return an xarray.Dataset "
+                            f"with named dimensions and coordinates")
+        file.save(result, key, experiment=self.name, mode=self.mode, code_version=code, modules=modules,
+                  inputs=fingerprint(inputs), parameters=fingerprint(self.parameters), canonical=self.canonical,
+                  wall_time_s=round(time.perf_counter() - start, 1))
+        return file.load(key)
+
+    def save_figure(self, fig, name: str):
+        return figures.save_figure(fig, name, self.figures_dir)
+
+
+def notebook_defaults(experiment: str) -> dict:
+    """The parameters cell of ``experiment``'s notebook, ``mode`` and ``sizes`` aside."""
+    return {k: v for k, v in _parameters_cell(config.NOTEBOOKS[experiment]).items() if k not in ("mode", "sizes")}
+
+
+@cache
+def _parameters_cell(notebook: str) -> dict:
+    cells = json.loads((config.ROOT / "notebooks" / notebook).read_text())["cells"]
+    cell = next(c for c in cells if "parameters" in c.get("metadata", {}).get("tags", []))
+    tree = ast.parse("".join(cell["source"]))
+    return {node.targets[0].id: ast.literal_eval(node.value) for node in tree.body}
+
+
+def _checked_parameters(experiment: str, parameters: dict) -> str:
+    """'default' if every parameter equals its notebook default, else 'changed'; a parameter the notebook
+    does not declare, or one of the wrong type, is an error naming it."""
+    defaults = notebook_defaults(experiment)
+    unknown, missing = set(parameters) - set(defaults), set(defaults) - set(parameters)
+    if unknown or missing:
+        raise TypeError(f"Experiment({experiment!r}) got parameters {sorted(unknown)} that its notebook does not "
+                        f"declare and lacks {sorted(missing)}; pass exactly: {', '.join(sorted(defaults))}")
+    for name, value in parameters.items():
+        default = defaults[name]
+        if isinstance(value, str) and isinstance(default, (list, dict)):
+            raise TypeError(f"parameter {name}={value!r} is a string where a {type(default).__name__} is expected; "
+                            f"papermill's -p passes text: use -y '{name}: {value}' instead")
+    return "default" if fingerprint(parameters) == fingerprint(defaults) else "changed"
+
+
+def _checked_sizes(experiment: str, mode: str, overrides: dict) -> dict:
+    table = config.sizes(experiment, mode)
+    unknown = set(overrides) - set(table)
+    if unknown:
+        raise KeyError(f"sizes {sorted(unknown)} are not sizes of {experiment}; valid: {', '.join(sorted(table))}")
+    for name, value in overrides.items():
+        if type(value) is not type(table[name]) and not (isinstance(table[name], float) and isinstance(value, int)):
+            raise TypeError(f"size {name}={value!r} must be a {type(table[name]).__name__} like the table's "
+                            f"{table[name]!r}")
+    return overrides

@@ -1,0 +1,110 @@
+"""The one executor of independent jobs (one alpha, one run, one setting), each cached under its own inputs.
+
+``run_jobs(fn, jobs)`` is ``[fn(**job) for job in jobs]`` where every job already computed is read back
+instead of run: adding one alpha to a sweep computes one job, and a killed sweep keeps every finished one.
+A job's key is its function, its inputs and the source of the library code the function can reach
+(:mod:`collapse.infra.cache`). A function that takes ``checkpoints`` gets a per-job directory and can
+resume mid-job. Jobs run in worker processes (one BLAS thread each) that die with their parent.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import multiprocessing
+import os
+import signal
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+from collapse.infra import config
+from collapse.infra.cache import Checkpoints, PickleFile, code_version, digest
+
+log = logging.getLogger("collapse")
+
+
+def run_jobs(fn, jobs: list[dict], workers: int | None = None, desc: str = "jobs") -> list:
+    """``[fn(**job) for job in jobs]``, each job read from the job cache when it ran before, the others
+    spread over ``workers`` processes (default ``$COLLAPSE_WORKERS``). ``fn`` must live in the library,
+    since workers are spawned fresh."""
+    paths = [job_path(fn, job) for job in jobs]
+    results = [PickleFile(path).load() for path in paths]
+    todo = [i for i, result in enumerate(results) if result is None]
+    log.info("%s: %d of %d jobs cached, computing %d", desc, len(jobs) - len(todo), len(jobs), len(todo))
+    if not todo:
+        return results
+    workers = min(workers or config.default_workers(), len(todo))
+    start, bar = time.perf_counter(), tqdm(total=len(todo), desc=desc, disable=not config.show_progress())
+    if workers <= 1:
+        for done, i in enumerate(todo, 1):
+            results[i] = run_one(fn, jobs[i], paths[i])
+            _report(desc, done, len(todo), start, bar)
+    else:
+        context = multiprocessing.get_context("spawn")  # fork is unsafe inside a threaded Jupyter kernel
+        with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker,
+                                 initargs=(os.getpid(),)) as pool:
+            futures = {pool.submit(run_one, fn, jobs[i], paths[i]): i for i in todo}
+            for done, future in enumerate(as_completed(futures), 1):
+                results[futures[future]] = future.result()
+                _report(desc, done, len(todo), start, bar)
+    bar.close()
+    return results
+
+
+def job_path(fn, job: dict) -> Path:
+    """Where ``fn(**job)`` is cached: ``<cache>/jobs/<module.function>/<key>.pkl``."""
+    name = f"{fn.__module__}.{fn.__qualname__}"
+    key = digest({"function": name, "inputs": job, "code": code_version([fn.__module__])})
+    return config.cache_dir() / "jobs" / name / f"{key}.pkl"
+
+
+def run_one(fn, job: dict, path: Path):
+    """Run one job (with its checkpoint directory if ``fn`` takes one) and cache its result."""
+    if "checkpoints" in inspect.signature(fn).parameters:
+        job = {**job, "checkpoints": Checkpoints(Path(path).with_suffix(".checkpoints"))}
+    result = fn(**job)
+    PickleFile(path).save(result)
+    return result
+
+
+def _report(desc, done, total, start, bar):
+    """Update the bar; log a line at each tenth of the jobs (every job when there are few)."""
+    elapsed = time.perf_counter() - start
+    bar.update()
+    if done == total or done % max(1, total // 10) == 0:
+        log.info("%s: %d of %d jobs done after %.0f s, about %.0f s left", desc, done, total, elapsed,
+                 elapsed / done * (total - done))
+
+
+def _init_worker(parent: int):
+    _die_with(parent)
+    os.environ["COLLAPSE_PROGRESS"] = "0"  # the parent's bar counts jobs; workers' bars would interleave
+    config.set_threads(1)
+
+
+def _die_with(parent: int):
+    """Ask the kernel to kill this worker when its parent dies (a killed kernel or papermill must not
+    leave workers computing)."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    if os.getppid() != parent:  # the parent died before the request took effect
+        os._exit(1)
+
+
+def _console_log():
+    """Progress lines go to the process's own stderr (the console under papermill), not into notebooks."""
+    if not log.handlers:
+        handler = logging.StreamHandler(sys.__stderr__)
+        handler.setFormatter(logging.Formatter("[collapse %(asctime)s] %(message)s", "%H:%M:%S"))
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)
+        log.propagate = False
+
+
+_console_log()

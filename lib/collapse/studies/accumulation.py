@@ -1,0 +1,105 @@
+"""Error accumulation across generations on exact 1-D densities (notebooks/02).
+
+The recursion acts on laws, not samples: q_i = alpha p + (1 - alpha) p_hat_i, p_hat_{i+1} = L_i(q_i),
+with every density held on a grid, so every divergence is a quadrature without sampling error.
+
+The learner L_i imposes a per-generation error of exactly controlled size: it tilts q_i by a bounded
+shape h_i, standardised to mean 0 and variance 1 under q_i,
+
+    p_hat_{i+1} = q_i (1 + eps_i s_i h_i),   so   I_i = chi^2(p_hat_{i+1} || q_i) = eps_i^2 exactly,
+
+with a random sign s_i and a random centre c_i for h_i = tanh(x - c_i) (independent errors across
+generations). Notebook 01 showed that a diffusion step gives I_i ~ eta_i eps_star,i^2; here I_i is set
+directly, so the accumulation results can be checked against the errors that enter them, free of
+any sampler's own bias.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from collapse.core.grid import chi2_grid
+
+
+def tilt(q: np.ndarray, x: np.ndarray, eps: float, rng: np.random.Generator) -> np.ndarray:
+    """q (1 + eps s h), h = tanh(x - c) standardised under q, c a random quantile of q (20 %-80 %, so
+    that h varies where q has its mass); chi^2 to q is eps^2 exactly."""
+    dx = x[1] - x[0]
+    c = x[np.searchsorted(np.cumsum(q) * dx, rng.uniform(0.2, 0.8))]
+    g = np.tanh(x - c)
+    h = g - np.sum(q * g) * dx
+    h /= np.sqrt(np.sum(q * h**2) * dx)
+    factor = 1 + eps * rng.choice([-1.0, 1.0]) * h
+    if np.any(factor[q > 0] < 0):
+        raise ValueError(f"error size eps={eps} makes the tilted density negative; use a smaller error")
+    return q * factor
+
+
+def recursion(p: np.ndarray, x: np.ndarray, alpha: float, errors, rng, start: np.ndarray | None = None):
+    """p_hat_0 = ``start`` (default p) and, for each eps_i^2 in ``errors``, q_i and p_hat_{i+1}.
+
+    Returns (p_hats, qs): p_hats[i] = p_hat_i for i = 0..N+1, qs[i] = q_i for i = 0..N.
+    """
+    if not 0 <= alpha <= 1:
+        raise ValueError(f"alpha={alpha} must lie in [0, 1]")
+    p_hats, qs = [p if start is None else start], []
+    for eps2 in errors:
+        q = alpha * p + (1 - alpha) * p_hats[-1]
+        qs.append(q)
+        p_hats.append(tilt(q, x, np.sqrt(eps2), rng) if eps2 > 0 else q)
+    return p_hats, qs
+
+
+def decomposition(p, p_hats, qs, alpha, i0=0):
+    """[K]'s exact decomposition of p_hat_{N+1} - p (N = len(qs) - 1):
+
+        sum_{k=i0..N} (1-alpha)^{N-k} Delta_k + (1-alpha)^{N+1-i0} (p_hat_{i0} - p),  Delta_k = p_hat_{k+1} - q_k.
+
+    Returns the terms as rows (the initial-condition term last) and the largest absolute deviation of
+    their sum from p_hat_{N+1} - p."""
+    n = len(qs) - 1
+    terms = [(1 - alpha) ** (n - k) * (p_hats[k + 1] - qs[k]) for k in range(i0, n + 1)]
+    terms.append((1 - alpha) ** (n + 1 - i0) * (p_hats[i0] - p))
+    terms = np.array(terms)
+    return terms, float(np.max(np.abs(terms.sum(axis=0) - (p_hats[n + 1] - p))))
+
+
+def contributions(terms: np.ndarray, p: np.ndarray, dx: float) -> np.ndarray:
+    """C_jk = int T_j T_k / p: D_{N+1} = sum_jk C_jk; the diagonal is the discounted sum, the rest
+    are the cross terms."""
+    weighted = terms / np.where(p > 0, p, np.inf)
+    return weighted @ terms.T * dx
+
+
+def divergences_to(p, laws, dx) -> np.ndarray:
+    return np.array([chi2_grid(law, p, dx) for law in laws])
+
+
+def data_density(x: np.ndarray) -> np.ndarray:
+    """p: the 1-D mixture of notebook 01's testbed (b), on the grid."""
+    from collapse.studies.single_generation import one_d_mixture
+
+    return np.exp(one_d_mixture().log_prob(x[:, None]))
+
+
+def schedule(name: str, eps2: float, generations: int) -> np.ndarray:
+    """Per-generation error eps_i^2, i = 1..G: ``summable`` (eps2 0.7^(i-1)), ``floor`` (eps2),
+    ``harmonic`` (eps2 / i: not summable, yet tending to 0), ``none`` (0)."""
+    i = np.arange(1, generations + 1)
+    table = {"summable": eps2 * 0.7 ** (i - 1), "floor": np.full(generations, eps2),
+             "harmonic": eps2 / i, "none": np.zeros(generations)}
+    if name not in table:
+        raise ValueError(f"schedule={name!r}; use one of {', '.join(table)}")
+    return table[name]
+
+
+def regime_runs(x, alpha, name, eps2, generations, replicates, seed, start=None) -> np.ndarray:
+    """D_i = chi^2(p_hat_i || p), i = 0..G, for ``replicates`` independent runs: shape (R, G + 1)."""
+    p = data_density(x)
+    errors = schedule(name, eps2, generations)
+    rows = []
+    for r in range(replicates):
+        rng = np.random.default_rng([seed, r, round(1000 * alpha)])
+        p_hats, _ = recursion(p, x, alpha, errors, rng, start)
+        rows.append(divergences_to(p, p_hats, x[1] - x[0]))
+    return np.array(rows)
