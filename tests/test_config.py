@@ -54,6 +54,12 @@ def test_parameters_are_checked_against_the_notebook(monkeypatch):
         Experiment("tour", "full", **TOUR_DEFAULTS, sizes={"steps_typo": 3})
     with pytest.raises(TypeError, match="size n=1.5 must be a int"):
         Experiment("tour", "full", **TOUR_DEFAULTS, sizes={"n": 1.5})
+    with pytest.raises(ValueError, match="size generations=0 must be positive"):
+        Experiment("tour", "full", **TOUR_DEFAULTS, sizes={"generations": 0})
+    with pytest.raises(ValueError, match=r"alphas=\[-0.1\]: a fresh or kept fraction must lie in \[0, 1\]"):
+        Experiment("tour", "full", **{**TOUR_DEFAULTS, "alphas": [-0.1]})
+    with pytest.raises(ValueError, match="seed=-1 must be a non-negative integer"):
+        Experiment("tour", "full", **{**TOUR_DEFAULTS, "seed": -1})
 
 
 def test_thread_settings_are_validated(monkeypatch):

@@ -13,9 +13,10 @@ The few ideas, each in one module:
 - ``experiment``  what a notebook opens with; ``parallel`` runs independent jobs
 """
 
-from collapse.infra.config import set_threads
+from collapse.infra.config import console_log, set_threads
 
 set_threads()  # one BLAS/torch thread per process unless $COLLAPSE_THREADS says otherwise
+console_log()
 
 from collapse.core.diffusion import PathStatistics, SamplerConfig, ou_coefficient, ou_forward, reverse_sde  # noqa: E402
 from collapse.core.mixture import GaussianMixture, blend, kde, paper_gmm  # noqa: E402

@@ -1,18 +1,57 @@
-"""Command line: ``python -m collapse fetch`` (the offline data) and ``python -m collapse manifest PATH``."""
+"""Command line of the companion: ``python -m collapse --help``."""
 
+import argparse
 import sys
 
-from collapse.infra import figures
-from collapse.models import data
+from collapse.infra import config, figures, reproduce
 
-USAGE = "usage: python -m collapse fetch | manifest PATH"
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m collapse", description=__doc__.split(":")[0] + ".")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands.add_parser("fetch", help="fetch the offline data (Fashion-MNIST, Shakespeare); non-zero if one is missing")
+    manifest = commands.add_parser("manifest", help="write the figure manifest (figures/MANIFEST) from the registry")
+    manifest.add_argument("path")
+    run = commands.add_parser("run", help="run one notebook through papermill, with checked parameters")
+    run.add_argument("notebook", help="e.g. 03 or 03_gmm_recursive_diffusion")
+    run.add_argument("--mode", choices=config.MODES, default=config.DEFAULT_MODE)
+    run.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                     help="a parameter of the notebook's parameters cell, as a Python literal (alphas='[0.2, 0.7]')")
+    run.add_argument("--size", action="append", default=[], metavar="NAME=VALUE",
+                     help="a size of the mode's size table, e.g. --size generations=3 (an exploration run)")
+    run.add_argument("--out", help="where the executed copy goes (default: notebooks/executed/ for a canonical "
+                                   "full-mode run, else build/explore/<mode>/notebooks/)")
+    every = commands.add_parser("reproduce", help="run notebooks with default parameters, keep going, summarise")
+    every.add_argument("notebooks", nargs="*", help="default: every notebook")
+    every.add_argument("--mode", choices=config.MODES, default=config.DEFAULT_MODE)
+    args = parser.parse_args(argv)
+
+    if args.command == "fetch":
+        from collapse.models import data
+
+        found = {"Fashion-MNIST": data.fetch_fashion_mnist(), "Shakespeare": data.fetch_shakespeare()}
+        print("fetch: " + "; ".join(f"{name} {'ok' if ok else 'MISSING'}" for name, ok in found.items()))
+        return 0 if all(found.values()) else 1
+    if args.command == "manifest":
+        with open(args.path, "w") as f:
+            f.write(figures.manifest())
+        return 0
+    if args.command == "reproduce":
+        return reproduce.reproduce(args.notebooks, args.mode)
+    notebook = reproduce.notebook_path(args.notebook)
+    values = reproduce.parse_assignments(args.set, "--set")
+    sizes = reproduce.parse_assignments(args.size, "--size")
+    parameters = reproduce.checked_parameters(notebook, values, sizes, args.mode)
+    canonical = not values and not sizes
+    out = args.out or reproduce.executed_path(notebook, args.mode, canonical)
+    missing = reproduce.preflight([notebook])
+    if missing:
+        print("\n".join(missing), file=sys.stderr)
+        return 2
+    ok, seconds = reproduce.run(notebook, config.ROOT / out if not str(out).startswith("/") else out, parameters)
+    print(f"{notebook.stem}: {'ok' if ok else 'FAILED'} in {seconds:.0f} s; executed copy: {out}")
+    return 0 if ok else 1
+
 
 if __name__ == "__main__":
-    match sys.argv[1:]:
-        case ["fetch"]:
-            data.fetch()
-        case ["manifest", path]:
-            with open(path, "w") as f:
-                f.write(figures.manifest())
-        case _:
-            sys.exit(USAGE)
+    sys.exit(main())

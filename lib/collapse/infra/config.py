@@ -148,3 +148,24 @@ def _positive_int_env(name: str, default: int) -> int:
     if value < 1:
         raise ValueError(f"{name}={raw!r} must be a positive integer")
     return value
+
+
+def console_log():
+    """The library's logger (``collapse``): progress lines, cache reads and recomputations, to the console and
+    never into a notebook. Inside a Jupyter kernel ``sys.stderr.fileno()`` is the kernel's original stderr (the
+    terminal running papermill or JupyterLab), not the pipe whose output lands in cells."""
+    import logging
+    import sys
+
+    log = logging.getLogger("collapse")
+    if not log.handlers:
+        try:
+            fd = sys.stderr.fileno()
+        except (AttributeError, OSError, ValueError):
+            fd = 2
+        handler = logging.StreamHandler(os.fdopen(os.dup(fd), "w", buffering=1))
+        handler.setFormatter(logging.Formatter("[collapse %(asctime)s] %(message)s", "%H:%M:%S"))
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)
+        log.propagate = False
+    return log

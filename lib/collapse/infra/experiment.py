@@ -111,6 +111,7 @@ def _checked_parameters(experiment: str, parameters: dict) -> str:
         if isinstance(value, str) and isinstance(default, (list, dict)):
             raise TypeError(f"parameter {name}={value!r} is a string where a {type(default).__name__} is expected; "
                             f"papermill's -p passes text: use -y '{name}: {value}' instead")
+        _check_range(name, value)
     return "default" if fingerprint(parameters) == fingerprint(defaults) else "changed"
 
 
@@ -123,4 +124,16 @@ def _checked_sizes(experiment: str, mode: str, overrides: dict) -> dict:
         if type(value) is not type(table[name]) and not (isinstance(table[name], float) and isinstance(value, int)):
             raise TypeError(f"size {name}={value!r} must be a {type(table[name]).__name__} like the table's "
                             f"{table[name]!r}")
+        if any(v <= 0 for v in (value if isinstance(value, list) else [value])):
+            raise ValueError(f"size {name}={value!r} must be positive, like the table's {table[name]!r}")
     return overrides
+
+
+def _check_range(name: str, value) -> None:
+    """Fractions alpha (and keep) lie in [0, 1]; seeds are non-negative."""
+    values = value if isinstance(value, list) else [value]
+    if name.startswith("alpha") or name == "keep":
+        if not all(isinstance(v, (int, float)) and 0 <= v <= 1 for v in values):
+            raise ValueError(f"parameter {name}={value!r}: a fresh or kept fraction must lie in [0, 1]")
+    if name == "seed" and not (isinstance(value, int) and value >= 0):
+        raise ValueError(f"parameter seed={value!r} must be a non-negative integer")

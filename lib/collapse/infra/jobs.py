@@ -95,16 +95,3 @@ def _die_with(parent: int):
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     if os.getppid() != parent:  # the parent died before the request took effect
         os._exit(1)
-
-
-def _console_log():
-    """Progress lines go to the process's own stderr (the console under papermill), not into notebooks."""
-    if not log.handlers:
-        handler = logging.StreamHandler(sys.__stderr__)
-        handler.setFormatter(logging.Formatter("[collapse %(asctime)s] %(message)s", "%H:%M:%S"))
-        log.addHandler(handler)
-        log.setLevel(logging.INFO)
-        log.propagate = False
-
-
-_console_log()

