@@ -21,6 +21,8 @@ def main(argv=None) -> int:
                      help="a size of the mode's size table, e.g. --size generations=3 (an exploration run)")
     run.add_argument("--out", help="where the executed copy goes (default: notebooks/executed/ for a canonical "
                                    "full-mode run, else build/explore/<mode>/notebooks/)")
+    report = commands.add_parser("report", help="render the README's verdict table and RESULTS.md from the ledger")
+    report.add_argument("--check", action="store_true", help="exit 1 if either differs from the ledger")
     every = commands.add_parser("reproduce", help="run notebooks with default parameters, keep going, summarise")
     every.add_argument("notebooks", nargs="*", help="default: every notebook")
     every.add_argument("--mode", choices=config.MODES, default=config.DEFAULT_MODE)
@@ -36,6 +38,10 @@ def main(argv=None) -> int:
         with open(args.path, "w") as f:
             f.write(figures.manifest())
         return 0
+    if args.command == "report":
+        from collapse.infra import report as generated
+
+        return generated.write(check=args.check)
     if args.command == "reproduce":
         return reproduce.reproduce(args.notebooks, args.mode)
     notebook = reproduce.notebook_path(args.notebook)

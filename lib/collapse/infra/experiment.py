@@ -81,6 +81,17 @@ class Experiment:
                   wall_time_s=round(time.perf_counter() - start, 1))
         return file.load(key)
 
+    def record_claims(self, result):
+        """Evaluate this notebook's claims (``collapse.claims.<experiment>``) on ``result``, write them beside
+        it, and return them as a table; in smoke mode a flipped verdict is an error (see
+        :func:`collapse.claims.record`)."""
+        from collapse import claims
+
+        found = claims.evaluate(self.name, result, self.parameters, self.sizes)
+        committed = config.canonical_dirs(self.name, "full")[0] / "claims.json"
+        expected = claims.from_json(committed.read_text()) if committed.exists() else None
+        return claims.record(self, found, expected)
+
     def save_figure(self, fig, name: str):
         return figures.save_figure(fig, name, self.figures_dir)
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from collapse.core.bounds import discounted_sum, forgetting_factor
 from collapse.core.grid import chi2_grid
 
 
@@ -103,3 +104,29 @@ def regime_runs(x, alpha, name, eps2, generations, replicates, seed, start=None)
         p_hats, _ = recursion(p, x, alpha, errors, rng, start)
         rows.append(divergences_to(p, p_hats, x[1] - x[0]))
     return np.array(rows)
+
+
+def lemma_pairs(x: np.ndarray, p: np.ndarray, start: np.ndarray, seed: int) -> dict:
+    """The (p, r) pairs on which notebook 02 checks the forgetting lemma: grid densities and discrete laws."""
+    rng = np.random.default_rng(seed)
+    return {"mixture vs shifted mixture": (p, start),
+            "mixture vs wide Gaussian": (p, np.exp(-0.5 * x**2 / 4) / np.sqrt(8 * np.pi)),
+            "Gaussian vs mixture": (np.exp(-0.5 * x**2 / 2) / np.sqrt(4 * np.pi), p),
+            "discrete (20 atoms)": tuple(rng.dirichlet(np.ones(20), size=2))}
+
+
+def lemma_sides(base: np.ndarray, other: np.ndarray, alpha: float, width: float) -> tuple[float, float]:
+    """Both sides of chi^2(alpha p + (1 - alpha) r || p) = (1 - alpha)^2 chi^2(r || p), computed independently."""
+    lhs = chi2_grid(alpha * base + (1 - alpha) * other, base, width)
+    return lhs, forgetting_factor(alpha) * chi2_grid(other, base, width)
+
+
+def thm42_bounds(D: np.ndarray, J: np.ndarray, alpha: float, gamma: float):
+    """Thm 4.2's additive bounds (our derivation, Young's inequality with parameter gamma) for D_1..D_N from the
+    intra-generation terms J_i = chi^2(p_hat_{i+1} - q_i + p || p) and D_0: (diagonal sum, upper, lower)."""
+    factor = forgetting_factor(alpha)
+    diagonal = discounted_sum(J, factor, D[0])
+    rho = (1 + gamma) * factor
+    upper = (1 + 1 / gamma) * discounted_sum(J, rho) + rho ** np.arange(1, len(J) + 1) * D[0]
+    lower = np.maximum(0.5 * J - factor * D[:-1], 0)
+    return diagonal, upper, lower

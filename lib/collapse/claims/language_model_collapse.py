@@ -1,0 +1,82 @@
+"""Claims of notebook 05 (character language models retrained under five workflows; [KZ]'s cardinality)."""
+
+import numpy as np
+
+from collapse.claims import Claim
+from collapse.core.recursion import Workflow
+from collapse.core.stats import mean_se
+from collapse.models.text import ALPHABET
+
+
+def _ordered(values, errors) -> str:
+    """'reproduced' if each value exceeds the next by more than 2 combined standard errors; 'inconclusive' when
+    there is a single run (no interval); else 'not reproduced'."""
+    values, errors = np.asarray(values), np.asarray(errors)
+    if not np.all(np.isfinite(errors)):
+        return "inconclusive"
+    return "reproduced" if np.all(-np.diff(values) > 2 * np.hypot(errors[1:], errors[:-1])) else "not reproduced"
+
+
+def _learner_claims(result, learner, alphas, keep):
+    runs = result.bpc.sel(learner=learner).dropna("seed", how="all").isel(generation=-1)
+    mean, se = mean_se(runs, "seed")
+    seeds = runs.sizes["seed"]
+
+    def pick(labels):
+        return mean.sel(workflow=labels).values, se.sel(workflow=labels).values
+
+    names = ["replace", "accumulate-subsample", "accumulate"]
+    fresh = [Workflow("fresh", a).label for a in alphas]
+    kept = ["replace", Workflow("keep-fraction", keep).label]
+    return [
+        Claim(f"KZ-workflow-order-{learner}", "[KZ] Sec. 5, [S]",
+              "test loss after recursive training: replace > accumulate-subsample > accumulate", "empirical",
+              "final test bits per character ordered, each gap larger than 2 combined standard errors over seeds "
+              "(inconclusive with one run)", dict(zip(names, pick(names)[0])), _ordered(*pick(names)),
+              ", ".join(f"{v:.3f}" for v in pick(names)[0]) + f" bpc ({seeds} seed{'s' * (seeds > 1)})",
+              figure="figS10_lm_perplexity"),
+        Claim(f"K-fresh-order-{learner}", "[K] Sec. 4 (fresh data)", "more fresh data, less drift", "empirical",
+              "final bpc falls as alpha grows, each gap larger than 2 combined standard errors (inconclusive with "
+              "one run)", dict(zip(fresh, pick(fresh)[0])), _ordered(*pick(fresh)),
+              ", ".join(f"{v:.3f}" for v in pick(fresh)[0]) + f" bpc for alpha = {', '.join(map(str, alphas))}",
+              figure="figS10_lm_perplexity"),
+        Claim(f"S-keep-fraction-{learner}", "[S] Sec. 3 (10 % of the original data kept)",
+              "keeping a share of the original data slows the degradation", "empirical",
+              "final bpc of keep-fraction below replace by more than 2 combined standard errors (inconclusive with "
+              "one run)", dict(zip(kept, pick(kept)[0])), _ordered(*pick(kept)),
+              " vs ".join(f"{name} {v:.3f}" for name, v in zip(kept, pick(kept)[0])) + " bpc",
+              figure="figS10_lm_perplexity"),
+    ]
+
+
+def claims(result, parameters, sizes):
+    alphas, keep = parameters["alphas"], parameters["keep"]
+    out = [c for learner in ("ngram", "transformer") for c in _learner_claims(result, learner, alphas, keep)]
+    uniform = np.log2(len(ALPHABET))
+    alone = result.cardinality_bpc.sel(source="alone")
+    worst = float(alone.max())
+    out.append(Claim(
+        "KZ-cardinality", "[KZ] Sec. 5 (cardinality)",
+        "synthetic data help when real data are scarce and hurt when they are plentiful", "empirical",
+        f"decided only if every real-data-only baseline beats uniform guessing (log2 {len(ALPHABET)} = "
+        f"{uniform:.2f} bits per character); then by the sign of the change with 2 standard errors",
+        {"worst_baseline_bpc": worst, "uniform_bpc": uniform},
+        "inconclusive" if worst >= uniform else _cardinality_verdict(result),
+        f"worst baseline {worst:.2f} bpc against uniform {uniform:.2f}", figure="figS13_lm_cardinality",
+        note="the baselines train a fixed number of steps whatever the data size; early stopping would fix them"))
+    return out
+
+
+def _cardinality_verdict(result) -> str:
+    """With sane baselines: synthetic data lower bpc at the smallest n_real and raise it at the largest, by more
+    than 2 standard errors over seeds, for every learner."""
+    verdicts = []
+    for learner in result.learner.values:
+        tables = result.cardinality_bpc.sel(learner=learner).dropna("seed", how="all")
+        change, se = mean_se(tables.sel(source="+ own") - tables.sel(source="alone"), "seed")
+        helps = float(change.isel(n_real=0)) < -2 * float(se.isel(n_real=0))
+        hurts = float(change.isel(n_real=-1)) > 2 * float(se.isel(n_real=-1))
+        verdicts.append(helps and hurts if np.all(np.isfinite(se)) else None)
+    if None in verdicts:
+        return "inconclusive"
+    return "reproduced" if all(verdicts) else "not reproduced"

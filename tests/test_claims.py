@@ -1,0 +1,81 @@
+"""The claims ledger: verdicts re-evaluated on the committed results, the generated report, executed copies in sync."""
+
+import json
+import re
+import shutil
+
+import nbformat
+import pytest
+import xarray as xr
+
+from collapse import claims
+from collapse.infra import config, report
+
+LEDGERS = sorted(e for e in config.NOTEBOOKS if (config.canonical_dirs(e, "full")[0] / "claims.json").exists())
+
+
+def test_every_notebook_has_a_committed_ledger():
+    assert set(LEDGERS) >= set(config.NOTEBOOKS) - {"language_model_smollm"}  # the SmolLM2 part is optional
+
+
+@pytest.mark.parametrize("experiment", LEDGERS)
+def test_criteria_on_the_committed_results_give_the_committed_verdicts(experiment):
+    assert claims.recheck(experiment) == []
+
+
+def test_a_changed_result_that_flips_a_verdict_is_caught(tmp_path):
+    folder = tmp_path / "error_accumulation"
+    shutil.copytree(config.canonical_dirs("error_accumulation", "full")[0], folder)
+    with xr.open_dataset(folder / "compute.nc", engine="scipy") as ds:
+        damaged = ds.load()
+    damaged["deviation"] = damaged.deviation + 1e-3  # the exact decomposition no longer closes
+    (folder / "compute.nc").write_bytes(bytes(damaged.to_netcdf(engine="scipy")))
+    problems = claims.recheck("error_accumulation", folder)
+    assert any("K-decomposition was 'reproduced', now 'not reproduced'" in p for p in problems), problems
+
+
+def test_claims_have_known_kinds_and_verdicts_and_say_why_when_inconclusive():
+    for claim in report.ledger():
+        assert claim.kind in claims.KINDS and claim.verdict in claims.VERDICTS
+        if claim.verdict == "inconclusive" or claim.kind == "not-reproducible-here":
+            assert claim.note or "decided" in claim.criterion, f"{claim.id}: say what would decide it"
+
+
+def test_the_readme_and_results_page_are_generated_from_the_ledger():
+    assert report.write(check=True) == 0, "run `python -m collapse report`"
+
+
+def test_a_hand_edit_of_a_generated_number_is_caught(monkeypatch, tmp_path):
+    readme = tmp_path / "README.md"
+    text = config.ROOT.joinpath("README.md").read_text()
+    number = re.search(r"\d\.\d\d", text.split(report.START)[1])
+    readme.write_text(text.replace(number.group(0), "9.99", 1))
+    monkeypatch.setattr(report, "README", readme)
+    monkeypatch.setattr(report, "RESULTS", config.ROOT / "RESULTS.md")
+    assert report.write(check=True) == 1
+
+
+def test_every_verdict_row_of_the_readme_has_a_ledger_entry():
+    rows = [line for line in config.ROOT.joinpath("README.md").read_text().split(report.START)[1]
+            .split(report.END)[0].splitlines() if line.startswith("| ") and not line.startswith("| claim")]
+    assert len(rows) == len(report.ledger())
+
+
+SOURCES = sorted((config.ROOT / "notebooks").glob("[0-9]*.ipynb"))
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=lambda p: p.name)
+def test_the_executed_copy_runs_the_same_code_as_its_source(path):
+    def code(nb):
+        return [c.source for c in nb.cells if c.cell_type == "code"
+                and "injected-parameters" not in c.metadata.get("tags", [])]
+
+    executed = config.ROOT / "notebooks" / "executed" / path.name
+    assert code(nbformat.read(executed, as_version=4)) == code(nbformat.read(path, as_version=4)), \
+        f"notebooks/executed/{path.name} is stale: run `make reproduce`"
+
+
+def test_ledgers_are_plain_json_lists():
+    for experiment in LEDGERS:
+        entries = json.loads((config.canonical_dirs(experiment, "full")[0] / "claims.json").read_text())
+        assert isinstance(entries, list) and all("verdict" in e for e in entries)
