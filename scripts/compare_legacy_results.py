@@ -37,32 +37,31 @@ def new_result(experiment: str, name: str = "compute") -> xr.Dataset:
         return ds.load()
 
 
-def tour(key, new, p):
+def tour(key, new, p, old):
     if key == "samples":
         return new.samples.sel(alpha=p["alphas"])
     dims = ("alpha", "generation") if key.endswith("population") else RUNS
     return new[key].sel(alpha=p["alphas"]).transpose(*dims)
 
 
-def single_generation(key, new, p):
+def single_generation(key, new, p, old):
     kind, rest = key.split("_", 1)
     if rest == "shapes":
-        return None  # now the shape coordinate
+        return new.sel(kind=kind).exact_eta.dropna("shape")["shape"].values  # now the shape coordinate
+    shapes = [str(s) for s in old[f"{kind}_shapes"]]  # the old arrays follow the testbed's order of shapes
+    order = {"shape": shapes, "error": shapes + [f"rho={r:g}" for r in p["rhos"]], "rho": p["rhos"]}
     value = new[rest].sel(kind=kind)
-    for dim in ("shape", "error"):
-        if dim in value.dims:
-            value = value.dropna(dim, how="all")
-    return value
+    return value.sel({dim: order[dim] for dim in value.dims if dim in order})
 
 
-def error_accumulation(key, new, p):
+def error_accumulation(key, new, p, old):
     if key == "floor_0":
         return new.floor_no_forgetting
     name, alpha = re.fullmatch(r"(.+)_([\d.]+)", key).groups()
     return new[name].sel(alpha=float(alpha))
 
 
-def gmm_recursive_diffusion(key, new, p):
+def gmm_recursive_diffusion(key, new, p, old):
     if key.startswith("steps_"):
         return new[key]
     if key == "shown":
@@ -70,7 +69,7 @@ def gmm_recursive_diffusion(key, new, p):
     return new[key].sel(alpha=p["alphas"]).transpose(*RUNS)
 
 
-def image_recursive_diffusion(key, new, p):
+def image_recursive_diffusion(key, new, p, old):
     if key.startswith("ablation_"):
         return new[key].transpose("perturbation", "beta")
     if key.startswith("floor_") or key in ("explained", "classifier_accuracy"):
@@ -78,7 +77,7 @@ def image_recursive_diffusion(key, new, p):
     return new[key].sel(alpha=p["alphas"])
 
 
-def language_model_collapse(key, new, p):
+def language_model_collapse(key, new, p, old):
     workflows = [Workflow("replace").label, Workflow("accumulate-subsample").label, Workflow("accumulate").label] \
         + [Workflow("fresh", a).label for a in p["alphas"]] + [Workflow("keep-fraction", p["keep"]).label]
     if key in ("validation_bpc",):
@@ -96,12 +95,12 @@ def language_model_collapse(key, new, p):
     return runs[rest].sel(workflow=workflows).transpose("seed", "workflow", ...)
 
 
-def language_model_smollm(key, new, p):
+def language_model_smollm(key, new, p, old):
     return new[key].sel(workflow=[Workflow("replace").label, Workflow("accumulate").label,
                                   Workflow("keep-fraction", p["keep"]).label])
 
 
-def collapse_or_thrive(key, new, p):
+def collapse_or_thrive(key, new, p, old):
     if m := re.fullmatch(r"gauss_(.+)_d(\d+)_n(\d+)_(\w+)", key):
         workflow, d, n, metric = m.groups()
         return new[f"gauss_{metric}"].sel(workflow=workflow, d=int(d), n=int(n))
@@ -126,13 +125,13 @@ def compare(rev: str, experiment: str) -> dict[str, int]:
     parameters = notebook_defaults(experiment)
     counts = {"identical": 0, "equal to rounding": 0, "different": 0, "no counterpart": 0}
     for key, before in sorted(old.items()):
-        after = MAPPINGS[experiment](key, new, parameters)
+        after = MAPPINGS[experiment](key, new, parameters, old)
         if after is None:
             counts["no counterpart"] += 1
             continue
         after = np.asarray(after)
-        if before.dtype.kind in "USO":
-            verdict = "identical" if np.array_equal(before.astype(str), after.astype(str)) else "different"
+        if before.dtype.kind in "USO":  # labels: compared as sets, since the new ones are coordinates
+            verdict = "identical" if sorted(before.astype(str)) == sorted(after.astype(str)) else "different"
             counts[verdict] += 1
             continue
         before, after = before.astype(float), after.astype(float)

@@ -38,3 +38,14 @@ def test_parameters_cell_holds_plain_values_including_mode(path):
 @pytest.mark.parametrize("path", SOURCES, ids=lambda p: p.name)
 def test_executed_copy_is_committed(path):
     assert (ROOT / "notebooks" / "executed" / path.name).exists(), "run `make reproduce`"
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=lambda p: p.name)
+def test_the_paired_text_form_is_in_sync(path):
+    """Reviewers read notebook changes in the paired py:percent file; it must say what the notebook says."""
+    import jupytext
+
+    paired = path.with_suffix(".py")
+    assert paired.exists(), f"run `jupytext --set-formats ipynb,py:percent {path.name}`"
+    assert jupytext.writes(jupytext.read(path), fmt="py:percent") == paired.read_text(), \
+        f"run `jupytext --sync notebooks/{path.name}`"
