@@ -35,8 +35,8 @@ def _where(claim: Claim, prefix: str = "") -> str:
 
 def verdict_table(claims: list[Claim], prefix: str = "") -> str:
     rows = ["| claim | paper | kind | verdict | the numbers | where |", "|---|---|---|---|---|---|"]
-    rows += [f"| {c.statement} | {c.paper} | {c.kind} | {MARK[c.verdict]} | {c.summary} | {_where(c, prefix)} |"
-             for c in claims]
+    rows += [f"| {_cell(c.statement)} | {c.paper} | {c.kind} | {MARK[c.verdict]} | {_cell(c.summary)} | "
+             f"{_where(c, prefix)} |" for c in claims]
     counts = {v: sum(c.verdict == v for c in claims) for v in MARK}
     tally = ", ".join(f"{n} {v}" for v, n in counts.items() if n)
     return "\n".join(rows) + f"\n\n{len(claims)} claims: {tally}. Kinds and criteria: [RESULTS.md](RESULTS.md).\n"
@@ -59,6 +59,10 @@ def results_page(claims: list[Claim]) -> str:
         parts.append(f"**{c.id}** ({c.paper}, {c.kind}, {c.verdict}). {c.statement}. *Criterion:* {c.criterion}. "
                      f"*Measured:* {measured}.{note} ({_where(c)})\n")
     return "\n".join(parts)
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|")  # a bar inside a cell would end it
 
 
 def _fmt(value) -> str:

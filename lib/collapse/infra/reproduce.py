@@ -125,7 +125,7 @@ def run(notebook: Path, out: Path, parameters: dict) -> tuple[bool, float]:
     out.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".ipynb")
     os.close(fd)
-    args = [sys.executable, "-m", "papermill", "--cwd", str(NOTEBOOKS), str(notebook), tmp]
+    args = [sys.executable, "-m", "papermill", "--no-progress-bar", "--cwd", str(NOTEBOOKS), str(notebook), tmp]
     for name, value in parameters.items():
         args += ["-y", json.dumps({name: value})]
     env = {**os.environ, "COLLAPSE_MODE": parameters["mode"]}
