@@ -28,9 +28,8 @@
 # **What is exact and what is not.** The score the sampler uses is the KDE's: a sum over all $N$ centres at every step,
 # for every path, in float64 — no neighbour truncation, no subsampling of centres. It is fast because one tiled torch
 # kernel (`collapse.core.mixture.softmax_reduce`) keeps each tile of (paths × centres) in a core's cache: `make bench` measures
-# it at 41× the naive dense numpy formula (4.5e8 pair evaluations per second per core, one full generation of 10,000 paths
-# × 10,000 centres × 500 steps in about a minute on 2 cores). The sizes of this notebook come from the table in
-# `lib/collapse/sizes.toml`: `full` mode runs $N = 2{,}000$ with 4 independent runs per $\alpha$, the largest that fit in about 30
+# its speed against the naive dense numpy formula, and the time of one full generation, on the machine it runs on. The
+# sizes of this notebook come from the table in `lib/collapse/infra/sizes.toml`: `full` mode runs $N = 2{,}000$ with 4 independent runs per $\alpha$, the largest that fit in about 30
 # minutes on 2 cores once the per-generation measurements below are included (they cost 4 score evaluations on 1,000
 # extra paths per step); `paper` mode runs the paper's $N = 100{,}000$, 10 runs and 50,000 paths for $\hat\eta$, on a GPU
 # when one is present.
@@ -92,8 +91,8 @@ exp
 #   paths. The regression has a help that only this experiment allows: both samplers are exact time reversals (next
 #   section), so $M_T = -\log(\hat p/q)(Y_{t_0}) - \frac12\int\|e\|^2$, and the known log-ratio of the two mixtures at the
 #   endpoint is one of its features (with cubic splines of every coordinate and a full quadratic, ridge-penalised). Without
-#   it, the estimate fell from about 0.8 to 0.2–0.35 in later generations and kept rising with the number of paths: the
-#   regression was underfitting.
+#   it, the estimate fell sharply in later generations and kept rising with the number of paths: the regression was
+#   underfitting.
 # - **Second moments of the generated samples**: per coordinate over coordinates 3–10, where every data mean is 0 (so this
 #   is a component's variance, with no assignment of points to components), and over all coordinates.
 
@@ -247,8 +246,8 @@ for key, z in z_all.items():
 # $\hat p_{g+1}$ and $q_g$, each averaged over runs.
 #
 # **Why $\chi^2$ needs care here.** With $h = \sigma$ the KDE doubles every component's variance; in generation 0, for
-# instance, $\hat p_1$'s components have variance $0.73$ against the data's $0.37$ (after the early stop), a ratio just
-# under 2. $\chi^2$ is then finite but astronomically large — for one such pair of Gaussians in 10-D,
+# instance, $\hat p_1$'s components have variance $a^2(\sigma^2 + h^2) + 1 - a^2$ against the data's $a^2\sigma^2 + 1 - a^2$
+# after the early stop ($a^2 = e^{-t_0}$), a ratio just under 2. $\chi^2$ is then finite but astronomically large — for one such pair of Gaussians in 10-D,
 # $1 + \chi^2 = \prod_j v_2/\sqrt{v_1(2v_2 - v_1)} \approx 8\times 10^4$ — and its Monte Carlo estimate is dominated by rare
 # draws in the tails (its estimator has infinite variance once the ratio exceeds 1.5), so the raw estimates below scatter
 # over orders of magnitude and are **not reliable**. What is reliable is a certified floor: by Jensen,

@@ -94,7 +94,7 @@ exp
 # head) trained on the real training images; the reference is the Gaussian fit of its features on the 10,000 real
 # test images, in their `feature_dims` leading principal directions. In all 32 dimensions 1000 samples are too few for
 # a Gaussian χ²: sampling noise alone spreads the covariance ratio's eigenvalues by about (1 ± √(32/1000))², and the
-# χ² is infinite as soon as one exceeds 2 (it did for generation 0, and two sets of real images gave 1.1). Then generation 0 (shared), then one worker per α running `run_recursion` with the *fresh* workflow,
+# χ² is infinite as soon as one exceeds 2 (it did for generation 0, and two sets of real images came close). Then generation 0 (shared), then one worker per α running `run_recursion` with the *fresh* workflow,
 # checkpointed every generation (an interrupted run resumes where it stopped), and the perturbation ablation on the
 # generation-0 network. Each generation records, for the model fitted at that generation: the Gaussian χ², KL and FID
 # of its samples' features against the reference, the class histogram of its samples, ε⋆² and η̂, its last

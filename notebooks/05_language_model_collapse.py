@@ -29,7 +29,7 @@
 #
 # 1. a **smoothed character n-gram** (interpolated Witten–Bell, numpy), its order chosen by validation bits per character
 #    at the recursion's training-set size;
-# 2. a **small transformer** (2 layers, width 96, 4 heads; about 0.2 M parameters), retrained each generation from the
+# 2. a **small transformer** (2 layers, 4 heads, the width of the mode's training table), retrained each generation from the
 #    same initialisation, as [S] and [KZ] fine-tune the same base model each generation.
 #
 # Each generation trains on $n$ blocks built by the shared `run_recursion` under *replace*, *accumulate*,

@@ -49,3 +49,26 @@ def test_the_paired_text_form_is_in_sync(path):
     assert paired.exists(), f"run `jupytext --set-formats ipynb,py:percent {path.name}`"
     assert jupytext.writes(jupytext.read(path), fmt="py:percent") == paired.read_text(), \
         f"run `jupytext --sync notebooks/{path.name}`"
+
+
+# The decimal numbers a notebook's Markdown may state, each a paper constant, a reference number or a parameter of
+# the setting; every other number in prose must be rendered from the results (a code cell printing Markdown).
+ALLOWED_DECIMALS = {
+    "3.1", "3.3", "3.4", "4.1", "4.2",  # [K]'s numbering: Prop 3.1, 3.3, Thm 3.4, Lemma 4.1, Thm 4.2
+    "0.6", "0.36", "0.72", "0.02",  # [K]'s GMM: sigma = h = 0.6 (variances 0.36, 0.72), t0 = 0.02
+    "0.1", "0.5", "0.9",  # [K]'s alpha grid
+    "0.25", "0.35",  # [K]'s reported eta range on CIFAR-10
+    "0.99",  # [K]'s EMA decay
+    "1.05", "1.09", "1.22", "2.6",  # [KZ]'s reported language-model cross-entropies
+    "0.2", "0.3", "0.4", "0.7", "0.8", "1.2", "1.5",  # notebook 01's testbeds, notebook 02's schedule, a threshold
+}
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=lambda p: p.name)
+def test_markdown_states_no_number_that_is_not_rendered_or_a_known_constant(path):
+    import re
+
+    nb = nbformat.read(path, as_version=4)
+    prose = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    typed = set(re.findall(r"(?<![\w.])\d+\.\d+", prose)) - ALLOWED_DECIMALS
+    assert not typed, f"{path.name}: render {sorted(typed)} from the results, or add a constant to ALLOWED_DECIMALS"
