@@ -101,10 +101,17 @@ def test_preflight_stops_at_once_naming_what_is_missing_and_its_fix(monkeypatch,
     (["run", "99"], "notebook '99' is unknown; use one of: 00_tour"),
 ])
 def test_the_command_line_refuses_bad_input_naming_it(args, message):
-    result = subprocess.run([sys.executable, "-m", "collapse", *args], capture_output=True, text=True)
-    assert result.returncode != 0 and message in result.stderr + result.stdout
+    from collapse.__main__ import main
+
+    with pytest.raises(SystemExit) as refused:
+        main(args)
+    assert message in str(refused.value)
 
 
-def test_help_lists_the_commands():
-    result = subprocess.run([sys.executable, "-m", "collapse", "--help"], capture_output=True, text=True)
-    assert result.returncode == 0 and all(c in result.stdout for c in ("fetch", "run", "reproduce", "manifest"))
+def test_help_lists_the_commands(capsys):
+    from collapse.__main__ import main
+
+    with pytest.raises(SystemExit) as done:
+        main(["--help"])
+    out = capsys.readouterr().out
+    assert done.value.code == 0 and all(c in out for c in ("fetch", "run", "reproduce", "manifest", "report"))
