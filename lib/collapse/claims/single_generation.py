@@ -17,7 +17,7 @@ def _shapes(result):
 
 def claims(result, parameters, sizes):
     beta_mc = parameters["beta_mc"]
-    kl_ratio, lower_ratio, first_order, upper_c, c_zero = [], [], [], [], 0
+    kl_ratio, lower_ratio, first_order, upper_c, c_zero, small_ratio = [], [], [], [], 0, []
     shapes = list(_shapes(result))
     for _, _, at in shapes:
         eps2, eta = at.exact_eps_star2.values, float(at.exact_eta)
@@ -27,6 +27,8 @@ def claims(result, parameters, sizes):
         excess = np.max((chi2 - bounds.two_sided_upper(eps2[small])) / eps2[small] ** 2)
         upper_c.append(max(0.0, excess))
         c_zero += excess <= 0
+        tiny = eps2 <= 0.1  # where c eps^4 is at most a tenth of 4 eps^2 for c <= 4: the bound's leading term
+        small_ratio.append(np.max(at.exact_chi2.values[tiny] / bounds.two_sided_upper(eps2[tiny])))
         if eta > 0.05:
             lower_ratio.append(np.min(chi2 / bounds.lower_bound(eta, eps2[small], factor=1 / 8)))
             first_order.append(chi2[0] / (eta * eps2[small][0]))
@@ -65,33 +67,40 @@ def claims(result, parameters, sizes):
               {"max_abs_error": float(np.max(eta_error))}, held(float(np.max(eta_error)) <= 0.05),
               f"max |eta_hat - eta| = {np.max(eta_error):.3f} over eta in [{exact_eta.min():.2f}, "
               f"{exact_eta.max():.2f}]", figure="figS3_observability"),
-        Claim("K-time-only-unobservable", "[K] Sec. 3, Fig. 2",
-              "an error that depends on time only leaves the endpoint law nearly unchanged (eta ~ 0)",
-              "empirical",
-              "exact eta < 0.01 for a time-only error that oscillates, and for one constant in time",
-              {**{f"eta_oscillating_{k}": v for k, v in time_only.items()}, "eta_constant": constant},
-              held(max(time_only.values()) < 0.01 and constant < 0.01),
-              f"oscillating: eta < {max(time_only.values()):.1e}; constant in time: eta = {constant:.2f}",
-              figure="figS3_observability",
-              note="holds only for errors that average out over the path: a constant one drifts the whole path"),
+        Claim("K-time-only-oscillating", "[K] Sec. 3, Fig. 2",
+              "a zero-mean error that depends on time only leaves the endpoint law nearly unchanged (eta ~ 0)",
+              "empirical", "exact eta <= 0.01 for a time-only error that changes sign along the path, on both testbeds",
+              {f"eta_oscillating_{k}": v for k, v in time_only.items()}, held(max(time_only.values()) <= 0.01),
+              f"oscillating time-only error: eta <= {max(time_only.values()):.1e}", figure="figS3_observability"),
+        Claim("ours-time-only-constant", "companion (a caveat to [K] Sec. 3)",
+              "an error that depends on time only but does not average out along the path is observed",
+              "empirical", "exact eta >= 0.1 for a time-only error constant in time (testbed (a))",
+              {"eta_constant": constant}, held(constant >= 0.1),
+              f"constant time-only error: eta = {constant:.2f}", figure="figS3_observability",
+              note="a constant error drifts the whole path: time-only errors are invisible only if they average out"),
         Claim("K-Prop3.3-exact", "[K] Prop. 3.3", "chi^2 >= eta eps_star^2 / 8 when eps_star^2 <= 1",
               "empirical",
               "smallest chi^2 / (eta eps_star^2 / 8) >= 1 over the shapes with eta > 0.05 and eps_star^2 <= 1",
               {"min_ratio": min(lower_ratio)}, held(min(lower_ratio) >= 1),
               f"smallest chi^2/(eta eps^2/8) = {min(lower_ratio):.2f}", figure="fig3_single_generation_bounds"),
         Claim("K-Thm3.4-first-order", "[K] Thm. 3.4", "chi^2 = eta eps_star^2 + O(eps_star^3) for small errors",
-              "empirical",
+              "identity",
               f"chi^2 / (eta eps_star^2) within 5 eps = {5 * eps_min:.2f} of 1 at the smallest size (eps = "
-              f"{eps_min:g}; the remainder is first order in eps)",
+              f"{eps_min:g}; the remainder is first order in eps). With eta computed exactly as the endpoint's Fisher "
+              "information per unit energy, this is a Taylor expansion: a check of the code; the paper's content, "
+              "that the martingale-based eta is that number, is the estimator claim",
               {"min_ratio": min(first_order), "max_ratio": max(first_order)},
               held(max(abs(r - 1) for r in first_order) <= 5 * eps_min),
               f"chi^2/(eta eps^2) in [{min(first_order):.3f}, {max(first_order):.3f}] at eps^2 = {eps_min**2:g}",
               figure="figS3_observability"),
         Claim("K-Thm3.4-upper-exact", "[K] Thm. 3.4", "chi^2 <= 4 eps_star^2 + c eps_star^4 when eps_star^2 <= 1",
-              "identity",
-              "with c free and eps_star^2 <= 1, any finite chi^2 satisfies the bound; reported: the c each shape "
-              "needs",
-              {"shapes_with_c0": c_zero, "largest_c": max(upper_c)}, held(bool(np.isfinite(max(upper_c)))),
-              f"c = 0 suffices for {c_zero} of {len(shapes)} shapes; the largest c needed is {max(upper_c):.3g}",
+              "empirical",
+              "with c free the bound cannot fail on eps_star^2 <= 1; what can is its leading term: "
+              "chi^2 <= 4 eps_star^2 for every shape wherever eps_star^2 <= 0.1 (where c eps_star^4 is at most a "
+              "tenth of it for c <= 4)",
+              {"max_ratio_small": max(small_ratio), "shapes_with_c0": c_zero, "largest_c": max(upper_c)},
+              held(max(small_ratio) <= 1),
+              f"chi^2/(4 eps^2) at most {max(small_ratio):.2f} for eps^2 <= 0.1; c = 0 suffices on eps^2 <= 1 for "
+              f"{c_zero} of {len(shapes)} shapes, the largest c needed is {max(upper_c):.3g}",
               figure="fig4_two_sided_bounds"),
     ]
