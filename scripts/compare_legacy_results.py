@@ -125,8 +125,12 @@ def compare(rev: str, experiment: str) -> dict[str, int]:
     parameters = notebook_defaults(experiment)
     counts = {"identical": 0, "equal to rounding": 0, "different": 0, "no counterpart": 0}
     for key, before in sorted(old.items()):
-        after = MAPPINGS[experiment](key, new, parameters, old)
+        try:
+            after = MAPPINGS[experiment](key, new, parameters, old)
+        except KeyError:  # a quantity the labelled result no longer keeps
+            after = None
         if after is None:
+            print(f"  {experiment}/{key}: no counterpart")
             counts["no counterpart"] += 1
             continue
         after = np.asarray(after)
