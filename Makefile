@@ -46,8 +46,11 @@ test:  ## lint, unit tests, every notebook under nbval in smoke mode (prints its
 	echo "make test: total wall time $$(( $$(date +%s) - start )) s"; exit $$status
 
 test-run: data
-	$(PY) -m ruff check lib tests benchmarks notebooks
+	$(PY) -m ruff check lib tests benchmarks notebooks scripts
 	COLLAPSE_MODE=smoke TQDM_DISABLE=1 $(PY) -m pytest tests notebooks --nbval-lax -q
+	@# the committed executed copies, rerun in full mode from the committed results, must print what they show
+	COLLAPSE_MODE=full TQDM_DISABLE=1 $(PY) -m pytest --nbval -q -o addopts= -p no:cacheprovider \
+	  $$($(PY) -c "from collapse.infra.config import executed_notebooks; print(*executed_notebooks())")
 
 lint: $(VENV)/.installed  ## ruff on the library, tests, benchmarks and notebooks
 	$(PY) -m ruff check lib tests benchmarks notebooks

@@ -104,7 +104,7 @@ def compute(alphas, bandwidth, seed, shown, sizes):
 result = exp.cached(compute, alphas=alphas, bandwidth=bandwidth, seed=seed, shown=shown, sizes=S)
 data = collapse.paper_gmm(dim=2)
 generations = result.generation.values
-result
+dict(result.sizes)  # the labelled result: its dimensions (the HTML view would embed random ids)
 
 # %% [markdown]
 # ## Samples across generations

@@ -84,7 +84,7 @@ def compute(seed, betas, beta_mc, rhos, sizes):
 r = exp.cached(compute, seed=seed, betas=betas, beta_mc=beta_mc, rhos=rhos, sizes=S)
 KINDS = list(r.kind.values)
 shapes = {kind: [str(s) for s in r.shape.values if np.isfinite(r.exact_eta.sel(kind=kind, shape=s))] for kind in KINDS}
-r
+dict(r.sizes)  # the labelled result: its dimensions (the HTML view would embed random ids)
 
 # %% [markdown]
 # ## Path statistics by Monte Carlo

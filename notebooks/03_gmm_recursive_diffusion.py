@@ -121,7 +121,7 @@ def per_alpha(key):
     return result[key].sel(alpha=alphas).transpose("alpha", "run", "generation").values
 
 
-result
+dict(result.sizes)  # the labelled result: its dimensions (the HTML view would embed random ids)
 
 
 # %% [markdown]

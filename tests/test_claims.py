@@ -12,9 +12,7 @@ from collapse import claims
 from collapse.infra import config, report
 
 LEDGERS = sorted(e for e in config.NOTEBOOKS if (config.canonical_dirs(e, "full")[0] / "claims.json").exists())
-# Results not yet recomputed with the labelled store; the README's notebook table says so too.
-PENDING = {"gmm_recursive_diffusion": "03_gmm_recursive_diffusion.ipynb",
-           "language_model_collapse": "05_language_model_collapse.ipynb", "language_model_smollm": ""}
+PENDING = {e: nb for e, nb in config.NOTEBOOKS.items() if nb in config.PENDING_RECOMPUTE}
 
 
 def test_every_notebook_has_a_committed_ledger():
