@@ -15,7 +15,7 @@ a Gaussian mixture, so each generation measures, with known densities:
 - ``within``, ``total``: the per-coordinate second moment of the generated samples in the coordinates
   where every data mean is 0 (a component's variance, with no assignment of points to components) and
   over all coordinates: the checks against :func:`collapse.core.kde_diffusion.second_moment`;
-- with ``paths`` > 0, the path statistics of PAPER.md section 1: eps_star^2 on ``paths`` ideal paths
+- with ``paths`` > 0, the path statistics of docs/papers.md §1: eps_star^2 on ``paths`` ideal paths
   (driven by the true score of q_g) with their martingale M_T and the cross-fitted eta_hat, and
   eps_hat^2 on as many learned paths (driven by the KDE score).
 
