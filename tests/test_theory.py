@@ -8,7 +8,7 @@ from collapse.core import bounds
 from collapse.core.gaussian import chain_moments, chi2_gaussian, gaussian_score, kl_gaussian
 from collapse.core.grid import chi2_grid, normal_density, propagate
 from collapse.studies import accumulation as acc
-from collapse.studies.single_generation import build_testbed, path_statistics
+from collapse.studies.single_generation import build_testbed, one_d_mixture, path_statistics
 
 STEPS, GRID = 100, 401
 RHOS = (0.0, 0.25, 0.5, 0.75, 1.0)
@@ -153,3 +153,31 @@ def test_discounted_sum_matches_its_definition():
     expected = [sum(f ** (n - i) * errors[i] for i in range(n + 1)) + f ** (n + 1) * d0 for n in range(4)]
     np.testing.assert_allclose(bounds.discounted_sum(errors, bounds.forgetting_factor(alpha), d0), expected)
     assert bounds.effective_memory(0.5) == pytest.approx(1 / 0.75)
+
+
+def test_systematic_errors_plateau_at_eps2_over_alpha2_to_first_order():
+    """Errors of one sign and shape add coherently: where the drift stays small (alpha = 0.9, eps^2 = 0.0025), the
+    floor-regime plateau is eps^2 / alpha^2 within 5 %, above the independent-error level eps^2 / (alpha (2 -
+    alpha))."""
+    x = np.linspace(-8, 8, 1601)
+    runs = acc.regime_runs(x, 0.9, "floor", 0.0025, 40, 1, seed=0, systematic=True)
+    assert runs[0, -1] == pytest.approx(acc.systematic_plateau(0.0025, 0.9), rel=0.05)
+    assert runs[0, -1] > 1.15 * 0.0025 * bounds.effective_memory(0.9)
+
+
+def test_grid_density_score_is_the_exact_noised_score():
+    """The score of a grid density noised by the OU process, against the mixture's closed-form noised score."""
+    x, data = np.linspace(-8, 8, 1601), one_d_mixture()
+    score = acc.grid_density_score(x, acc.data_density(x))
+    y = np.linspace(-3, 3, 61)[:, None]
+    for t in (0.05, 0.5, 3.0):
+        np.testing.assert_allclose(score(y, t), data.score(y, t), atol=1e-6)
+
+
+def test_learned_recursion_measures_consistently():
+    """Generation 0 trains on q_0 = p, so D_1 = I_0 exactly; eps_star^2 > 0, eta in (0, 1], and the ideal chain's
+    own error (early stop, discretisation) is small next to the drift."""
+    out = acc.learned_recursion(0.5, 2, n=200, bandwidth=0.2, grid_points=401, steps=50, seed=0, replicate=0)
+    assert out["D"][0] == pytest.approx(out["I"][0], rel=1e-12)
+    assert np.all(out["eps_star2"] > 0) and np.all((out["eta"] > 0) & (out["eta"] <= 1 + 1e-6))
+    assert np.all(out["I_ideal"] < out["I"])

@@ -9,9 +9,14 @@ shape h_i, standardised to mean 0 and variance 1 under q_i,
     p_hat_{i+1} = q_i (1 + eps_i s_i h_i),   so   I_i = chi^2(p_hat_{i+1} || q_i) = eps_i^2 exactly,
 
 with a random sign s_i and a random centre c_i for h_i = tanh(x - c_i) (independent errors across
-generations). Notebook 01 showed that a diffusion step gives I_i ~ eta_i eps_star,i^2; here I_i is set
-directly, so the accumulation results can be checked against the errors that enter them, free of
-any sampler's own bias.
+generations), or, ``systematic``, a fixed sign and shape that always widens q_i (like a KDE, which adds
+h^2 to its training set's variance). Notebook 01 showed that a diffusion step gives I_i ~ eta_i
+eps_star,i^2; here I_i is set directly, so the accumulation results can be checked against the errors
+that enter them, free of any sampler's own bias.
+
+:func:`learned_recursion` replaces the imposed tilt by a real learner: a finite-N KDE score driving the
+reverse SDE, whose output density is propagated exactly on the grid, with eps_star^2 and eta measured on
+the same grid.
 """
 
 from __future__ import annotations
@@ -19,24 +24,33 @@ from __future__ import annotations
 import numpy as np
 
 from collapse.core.bounds import discounted_sum, forgetting_factor
-from collapse.core.grid import chi2_grid
+from collapse.core.diffusion import SamplerConfig, ou_coefficient
+from collapse.core.grid import chi2_grid, fisher_grid, normal_density, propagate
+from collapse.core.mixture import kde
 
 
-def tilt(q: np.ndarray, x: np.ndarray, eps: float, rng: np.random.Generator) -> np.ndarray:
-    """q (1 + eps s h), h = tanh(x - c) standardised under q, c a random quantile of q (20 %-80 %, so
-    that h varies where q has its mass); chi^2 to q is eps^2 exactly."""
+def tilt(q: np.ndarray, x: np.ndarray, eps: float, rng: np.random.Generator, systematic: bool = False) -> np.ndarray:
+    """q (1 + eps s h) with h standardised under q (mean 0, variance 1), so chi^2 to q is eps^2 exactly.
+
+    Independent errors: h = tanh(x - c), c a random quantile of q (20 %-80 %, so that h varies where q has its
+    mass), and a random sign s. Systematic errors: s = +1 and h = (x - mean_q)^2, which widens q every time.
+    """
     dx = x[1] - x[0]
-    c = x[np.searchsorted(np.cumsum(q) * dx, rng.uniform(0.2, 0.8))]
-    g = np.tanh(x - c)
+    if systematic:
+        g, sign = (x - np.sum(q * x) * dx) ** 2, 1.0
+    else:
+        c = x[np.searchsorted(np.cumsum(q) * dx, rng.uniform(0.2, 0.8))]
+        g, sign = np.tanh(x - c), rng.choice([-1.0, 1.0])
     h = g - np.sum(q * g) * dx
     h /= np.sqrt(np.sum(q * h**2) * dx)
-    factor = 1 + eps * rng.choice([-1.0, 1.0]) * h
+    factor = 1 + eps * sign * h
     if np.any(factor[q > 0] < 0):
         raise ValueError(f"error size eps={eps} makes the tilted density negative; use a smaller error")
     return q * factor
 
 
-def recursion(p: np.ndarray, x: np.ndarray, alpha: float, errors, rng, start: np.ndarray | None = None):
+def recursion(p: np.ndarray, x: np.ndarray, alpha: float, errors, rng, start: np.ndarray | None = None,
+              systematic: bool = False):
     """p_hat_0 = ``start`` (default p) and, for each eps_i^2 in ``errors``, q_i and p_hat_{i+1}.
 
     Returns (p_hats, qs): p_hats[i] = p_hat_i for i = 0..N+1, qs[i] = q_i for i = 0..N.
@@ -47,7 +61,7 @@ def recursion(p: np.ndarray, x: np.ndarray, alpha: float, errors, rng, start: np
     for eps2 in errors:
         q = alpha * p + (1 - alpha) * p_hats[-1]
         qs.append(q)
-        p_hats.append(tilt(q, x, np.sqrt(eps2), rng) if eps2 > 0 else q)
+        p_hats.append(tilt(q, x, np.sqrt(eps2), rng, systematic) if eps2 > 0 else q)
     return p_hats, qs
 
 
@@ -94,16 +108,97 @@ def schedule(name: str, eps2: float, generations: int) -> np.ndarray:
     return table[name]
 
 
-def regime_runs(x, alpha, name, eps2, generations, replicates, seed, start=None) -> np.ndarray:
+def regime_runs(x, alpha, name, eps2, generations, replicates, seed, start=None, systematic=False) -> np.ndarray:
     """D_i = chi^2(p_hat_i || p), i = 0..G, for ``replicates`` independent runs: shape (R, G + 1)."""
     p = data_density(x)
     errors = schedule(name, eps2, generations)
     rows = []
     for r in range(replicates):
         rng = np.random.default_rng([seed, r, round(1000 * alpha)])
-        p_hats, _ = recursion(p, x, alpha, errors, rng, start)
+        p_hats, _ = recursion(p, x, alpha, errors, rng, start, systematic)
         rows.append(divergences_to(p, p_hats, x[1] - x[0]))
     return np.array(rows)
+
+
+def systematic_plateau(eps2: float, alpha) -> np.ndarray:
+    """The floor-regime plateau with errors of fixed sign and shape, to first order in the drift: if every
+    generation adds Delta = eps p h (h standardised under p), p_hat_N - p = sum_j (1 - alpha)^j Delta, so
+    D_infinity = eps^2 (sum_j (1 - alpha)^j)^2 = eps^2 / alpha^2 -- against eps^2 / (alpha (2 - alpha)) when the
+    errors are independent with mean zero (the cross terms then vanish in expectation)."""
+    return eps2 / np.asarray(alpha, dtype=float) ** 2
+
+
+def grid_density_score(x: np.ndarray, q: np.ndarray):
+    """The exact score of q_t (q noised to t by the OU process) for a density q on a grid, as a score function
+    on (n, 1) arrays: q_t(y) = sum_j q(x_j) dx N(y; a x_j, 1 - a^2), and its gradient likewise."""
+    mass = q * (x[1] - x[0])
+
+    def score(y, t):
+        a = ou_coefficient(t)
+        v = 1 - a**2
+        difference = a * x[None, :] - y  # (n, grid)
+        kernel = mass[None, :] * np.exp(-0.5 * difference**2 / v)
+        return (kernel * difference).sum(1, keepdims=True) / (v * kernel.sum(1, keepdims=True))
+
+    return score
+
+
+class OnGrid:
+    """A score function evaluated once per time on the grid's points (the grid chains ask for it several times per
+    step, in several chains); any other points are refused."""
+
+    def __init__(self, score, x: np.ndarray):
+        self.score, self.column, self.table = score, x[:, None], {}
+
+    def __call__(self, y, t):
+        if y.shape != self.column.shape or not np.array_equal(y, self.column):
+            raise ValueError("OnGrid scores are tabulated on the grid's points only")
+        if t not in self.table:
+            self.table[t] = self.score(self.column, t)
+        return self.table[t]
+
+
+def sample_grid(q: np.ndarray, x: np.ndarray, n: int, rng) -> np.ndarray:
+    """n draws from the grid density q (inverse of its piecewise-linear distribution function)."""
+    cdf = np.cumsum(q) * (x[1] - x[0])
+    return np.interp(rng.uniform(0, cdf[-1], n), cdf, x)
+
+
+def learned_recursion(alpha, generations, n, bandwidth, grid_points, steps, seed, replicate) -> dict:
+    """The recursion with a real learner, every density exact on the grid.
+
+    Generation i draws n points from q_i = alpha p + (1 - alpha) p_hat_i, fits a Gaussian KDE (bandwidth h) and
+    runs the Euler-Maruyama reverse SDE driven by the KDE's noised score from N(0, 1); its output density
+    p_hat_{i+1} is propagated exactly on the grid (:func:`collapse.core.grid.propagate`). On the same grid: the ideal
+    chain (the exact score of q_i) with eps_star,i^2 = E int (s_KDE - grad log q_t)^2 along it, and eta_i =
+    Var(E[M_T | Y]) / eps_star^2, where Var(E[M_T | Y]) is the Fisher information of the endpoint density in the
+    error's scale at 0 (Girsanov: d p_beta / d beta = p E[M_T | Y]), by central differences. Per generation:
+    D_{i+1}, I_i = chi^2(p_hat_{i+1} || q_i), the ideal chain's own chi^2 to q_i (early stop and discretisation:
+    an error eps_star does not see), J_i = chi^2(p_hat_{i+1} - q_i + p || p), eps_star^2 and eta.
+    """
+    x = np.linspace(-8, 8, grid_points)
+    dx, p = x[1] - x[0], data_density(x)
+    config, start = SamplerConfig(steps=steps), normal_density(x)
+    rng = np.random.default_rng([seed, replicate, round(1000 * alpha), 17])
+    p_hat, rows = p, []
+    for _ in range(generations):
+        q = alpha * p + (1 - alpha) * p_hat
+        learned = OnGrid(kde(sample_grid(q, x, n, rng)[:, None], bandwidth).score, x)
+        ideal = OnGrid(grid_density_score(x, q), x)
+
+        def error(y, t, learned=learned, ideal=ideal):
+            return learned(y, t) - ideal(y, t)
+
+        ideal_chain = propagate(x, start, ideal, config, measured=error)
+        beta = 1e-3
+        plus, minus = (propagate(x, start, ideal, config, error=lambda y, t, s=s: s * error(y, t)).density
+                       for s in (beta, -beta))
+        fisher = fisher_grid((plus - minus) / (2 * beta), ideal_chain.density, dx)
+        p_hat = propagate(x, start, learned, config).density
+        rows.append({"D": chi2_grid(p_hat, p, dx), "I": chi2_grid(p_hat, q, dx),
+                     "I_ideal": chi2_grid(ideal_chain.density, q, dx), "J": chi2_grid(p_hat - q + p, p, dx),
+                     "eps_star2": ideal_chain.energy, "eta": fisher / ideal_chain.energy})
+    return {key: np.array([row[key] for row in rows]) for key in rows[0]}
 
 
 def lemma_pairs(x: np.ndarray, p: np.ndarray, start: np.ndarray, seed: int) -> dict:
