@@ -62,6 +62,8 @@ class KDESampler:
         return self.data[rows, np.arange(seeds)] + self.bandwidth * rng.standard_normal((n, seeds, d))
 
     def nll(self, points: np.ndarray) -> np.ndarray:
-        """Mean negative log-likelihood of ``points`` (T, d) under each seed's KDE: shape (S,)."""
-        return np.array([-kde(self.data[:, s], self.bandwidth).log_prob(points).mean()
-                         for s in range(self.data.shape[1])])
+        """Exact mean negative log-likelihood under each seed's KDE of ``points``: (T, d) shared by every seed, or
+        (T, S, d), each seed its own. Shape (S,)."""
+        seeds = self.data.shape[1]
+        per_seed = points if points.ndim == 3 else np.repeat(points[:, None], seeds, axis=1)
+        return np.array([-kde(self.data[:, s], self.bandwidth).log_prob(per_seed[:, s]).mean() for s in range(seeds)])
