@@ -13,7 +13,7 @@ export PYDEVD_DISABLE_FILE_VALIDATION := 1
 # no progress bars frozen into executed notebooks
 export COLLAPSE_PROGRESS ?= 0
 
-.PHONY: help lab reproduce reproduce-run recompute figures test test-run lint data bench smollm clean
+.PHONY: help lab reproduce reproduce-run recompute figures test test-run lint data bench smollm site clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## (.*)/  make \1\t\2/' | expand -t 24
@@ -54,6 +54,9 @@ test-run: data
 
 lint: $(VENV)/.installed  ## ruff on the library, tests, benchmarks and notebooks
 	$(PY) -m ruff check lib tests benchmarks notebooks
+
+site: $(VENV)/.installed  ## build the offline HTML site from the executed notebooks (build/site/html), check its links
+	$(PY) -m collapse site
 
 lab: $(VENV)/.installed  ## open the notebooks in JupyterLab (a run there reads COLLAPSE_MODE, default full)
 	$(PY) -m jupyterlab --notebook-dir=notebooks

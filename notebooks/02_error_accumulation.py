@@ -205,6 +205,7 @@ for c, alpha in enumerate(alphas):
     ax_s.plot(gens, r.forget.sel(alpha=alpha).values, "o", color=f"C{c}", ms=2.5)
     ax_s.plot(gens, d0 * bounds.forgetting_factor(alpha) ** gens, ":", color=f"C{c}", lw=1)
     band(ax_f, gens, r.floor.sel(alpha=alpha).values, f"C{c}", f"$\\alpha$ = {alpha:g}")
+    band(ax_f, gens, r.floor_systematic.sel(alpha=alpha).values, f"C{c}", None, style=":")
     ax_f.axhline(eps2 * bounds.effective_memory(alpha), color=f"C{c}", ls="--", lw=0.8)
     long = r.harmonic_long.sel(alpha=alpha).values
     n_long = np.arange(1, len(long))
@@ -212,7 +213,8 @@ for c, alpha in enumerate(alphas):
     ax_h.plot(n_long, eps2_start * np.log(n_long) * bounds.effective_memory(alpha), "--", color=f"C{c}", lw=0.8)
 band(ax_f, gens, r.floor_no_forgetting.values, "k", "$\\alpha$ = 0")
 ax_s.set(yscale="log", ylim=(1e-8, 1), xlabel="generation", ylabel="$D_i$", title="summable errors (dots: no errors)")
-ax_f.set(yscale="log", xlabel="generation", ylabel="$D_i$", title=f"error floor $\\varepsilon^2$ = {eps2:g}")
+ax_f.set(yscale="log", xlabel="generation", ylabel="$D_i$",
+         title=f"error floor $\\varepsilon^2$ = {eps2:g} (dotted: systematic errors)")
 ax_h.set(xscale="log", xlabel="generation N", ylabel=r"$\sum_{i \leq N} D_i$",
          title=r"$\varepsilon_i^2 = \varepsilon_0^2 / i$: the sum diverges like $\log N$")
 ax_s.legend(fontsize=8)

@@ -23,6 +23,7 @@ def main(argv=None) -> int:
                                    "full-mode run, else build/explore/<mode>/notebooks/)")
     report = commands.add_parser("report", help="render the README's verdict table and RESULTS.md from the ledger")
     report.add_argument("--check", action="store_true", help="exit 1 if either differs from the ledger")
+    commands.add_parser("site", help="build the offline HTML site under build/site/html and check its links")
     every = commands.add_parser("reproduce", help="run notebooks with default parameters, keep going, summarise")
     every.add_argument("notebooks", nargs="*", help="default: every notebook")
     every.add_argument("--mode", choices=config.MODES, default=config.DEFAULT_MODE)
@@ -42,6 +43,10 @@ def main(argv=None) -> int:
         from collapse.infra import report as generated
 
         return generated.write(check=args.check)
+    if args.command == "site":
+        from collapse.infra import site
+
+        return site.build()
     if args.command == "reproduce":
         return reproduce.reproduce(args.notebooks, args.mode)
     notebook = reproduce.notebook_path(args.notebook)
