@@ -29,10 +29,12 @@
 # for every path, in float64 — no neighbour truncation, no subsampling of centres. It is fast because one tiled torch
 # kernel (`collapse.core.mixture.softmax_reduce`) keeps each tile of (paths × centres) in a core's cache: `make bench` measures
 # its speed against the naive dense numpy formula, and the time of one full generation, on the machine it runs on. The
-# sizes of this notebook come from the table in `lib/collapse/infra/sizes.toml`: `full` mode runs $N = 2{,}000$ with 4 independent runs per $\alpha$, the largest that fit in about 30
-# minutes on 2 cores once the per-generation measurements below are included (they cost 4 score evaluations on 1,000
-# extra paths per step); `paper` mode runs the paper's $N = 100{,}000$, 10 runs and 50,000 paths for $\hat\eta$, on a GPU
-# when one is present.
+# sizes of this notebook come from the table in `lib/collapse/infra/sizes.toml`: `full` mode runs $N = 2{,}000$ with 4
+# independent runs per $\alpha$. The per-generation measurements below cost 4 score evaluations on 1,000 extra paths
+# per step, about two thirds of the run: full mode takes longer than the 45 minutes we aimed at on 2 cores (the wall
+# time of the committed result is in its sidecar, `data/results/gmm_recursive_diffusion/compute.json`), the price of
+# measuring $\varepsilon_\star^2$, $\hat\eta$ and $\hat\varepsilon^2$ at every generation with exact starts. `paper` mode
+# runs the paper's $N = 100{,}000$, 10 runs and 50,000 paths for $\hat\eta$, on a GPU when one is present.
 
 # %% tags=["parameters"]
 mode = None  # "smoke" | "full" | "paper"; None reads $COLLAPSE_MODE (default "full")

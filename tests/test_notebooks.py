@@ -60,6 +60,7 @@ ALLOWED_DECIMALS = {
     "0.25", "0.35",  # [K]'s reported eta range on CIFAR-10
     "0.99",  # [K]'s EMA decay
     "1.05", "1.09", "1.22", "2.6",  # [KZ]'s reported language-model cross-entropies
+    "0.05",  # [KZ]'s code: make_moons / make_circles noise
     "0.2", "0.3", "0.4", "0.7", "0.8", "1.2", "1.5",  # notebook 01's testbeds, notebook 02's schedule, a threshold
 }
 
