@@ -69,6 +69,14 @@ def decreasing(values, errors) -> str:
     return held(bool(np.all(-np.diff(values) > 2 * np.hypot(errors[1:], errors[:-1]))))
 
 
+def plus_minus(mean, se, digits: int = 3) -> list[str]:
+    """Cells "mean ± se" (se to 2 significant digits) for a results table."""
+    import numpy as np
+
+    return [f"{m:.{digits}g} ± {e:.2g}" if np.isfinite(e) else f"{m:.{digits}g}"
+            for m, e in zip(np.atleast_1d(mean), np.atleast_1d(se))]
+
+
 def evaluate(experiment: str, result, parameters: dict, sizes: dict) -> list[Claim]:
     """The claims of ``experiment`` evaluated on ``result`` (a labelled Dataset)."""
     from collapse.infra.config import NOTEBOOKS

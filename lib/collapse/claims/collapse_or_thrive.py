@@ -83,3 +83,12 @@ def claims(result, parameters, sizes):
               {"settings": settings, "between": between}, held(between >= 0.9 * settings),
               f"between in {between} of {settings} settings", figure="figS8_kz_kde"),
     ]
+
+
+def tables(result, parameters, sizes) -> dict:
+    table = closed_form_checks(result, parameters, sizes).reset_index()
+    table["simulated"] = [f"{m:.3g} ± {e:.2g}" for m, e in zip(table.simulated, table.se)]
+    table["closed_form"] = [f"{v:.3g}" for v in table.closed_form]
+    shown = table.drop(columns="se").rename(columns={"closed_form": "closed form / bound",
+                                                    "within_3se": "within 3 s.e."})
+    return {"Collapse or thrive (notebook 06): Gaussian simulation against closed forms": shown.set_index("d")}

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from collapse.claims import Claim, held
+from collapse.claims import Claim, held, plus_minus
 from collapse.core import bounds
 from collapse.core.stats import mean_se
 from collapse.studies import accumulation as acc
@@ -182,3 +182,18 @@ def claims(result, parameters, sizes):
               f"smallest limsup / floor {(learned_limsup / learned_floor).min():.3g}",
               figure="figS10_learned_recursion", check_in_smoke=True),
     ]
+
+
+def tables(result, parameters, sizes) -> dict:
+    import pandas as pd
+
+    alphas, eps2 = parameters["alphas"], parameters["eps2"]
+    independent, systematic = (mean_se(result[key].isel(generation=-1), "run") for key in ("floor", "floor_systematic"))
+    frame = pd.DataFrame({
+        "alpha": alphas,
+        "independent errors": plus_minus(*(v.sel(alpha=alphas).values for v in independent)),
+        "eps^2/(alpha(2-alpha))": [f"{v:.3g}" for v in eps2 * bounds.effective_memory(np.asarray(alphas))],
+        "systematic errors": plus_minus(*(v.sel(alpha=alphas).values for v in systematic)),
+        "eps^2/alpha^2": [f"{v:.3g}" for v in acc.systematic_plateau(eps2, alphas)]}).set_index("alpha")
+    return {f"Error accumulation (notebook 02): the drift D under an error floor eps^2 = {eps2:g}, last generation":
+            frame}

@@ -46,3 +46,13 @@ def claims(result, parameters, sizes):
               f"mean eta_hat after generation 0: {mean_eta:.3f}", figure="fig9_image_observability",
               note="an exact Gaussian case at image dimension would measure the estimator's bias"),
     ]
+
+
+def tables(result, parameters, sizes) -> dict:
+    import pandas as pd
+
+    alphas = parameters["alphas"]
+    last = result.sel(alpha=alphas).isel(generation=-1)
+    frame = pd.DataFrame({"alpha": alphas, "feature KL to the data": [f"{v:.3g}" for v in last.kl.values],
+                          "real-data floor": f"{float(result.floor_kl):.3g}"}).set_index("alpha")
+    return {f"Images (notebook 04): drift at generation {result.generation.size - 1}, one seed": frame}

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from collapse.claims import Claim, decreasing
+from collapse.claims import Claim, decreasing, plus_minus
 from collapse.core.recursion import Workflow
 from collapse.core.stats import mean_se
 from collapse.models.text import ALPHABET
@@ -71,3 +71,18 @@ def _cardinality_verdict(result) -> str:
     if None in verdicts:
         return "inconclusive"
     return "reproduced" if all(verdicts) else "not reproduced"
+
+
+def tables(result, parameters, sizes) -> dict:
+    import pandas as pd
+
+    final = result.bpc.isel(generation=-1)
+    columns = {}
+    for learner in result.learner.values:
+        runs = final.sel(learner=learner).dropna("seed", how="all")
+        mean, se = mean_se(runs, "seed")
+        columns[f"{learner} ({runs.sizes['seed']} seed{'s' * (runs.sizes['seed'] > 1)})"] = plus_minus(mean.values,
+                                                                                                      se.values)
+    frame = pd.DataFrame(columns, index=pd.Index(result.workflow.values, name="workflow"))
+    return {f"Language models (notebook 05): test bits per character at generation {result.generation.size - 1}":
+            frame}

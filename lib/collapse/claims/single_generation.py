@@ -121,3 +121,9 @@ def claims(result, parameters, sizes):
               f"{c_zero} of {len(shapes)} shapes, the largest c needed is {upper_c.max():.3g}",
               figure="fig4_two_sided_bounds"),
     ]
+
+
+def tables(result, parameters, sizes) -> dict:
+    table = bound_table(result).reset_index().set_index("testbed")
+    return {"Single generation (notebook 01): each bound's worst case per testbed and error":
+            table.map(lambda v: f"{v:.3g}" if isinstance(v, float) else v)}

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from collapse.claims import Claim, decreasing, held
+from collapse.claims import Claim, decreasing, held, plus_minus
 from collapse.core.stats import mean_se
 
 
@@ -37,3 +37,15 @@ def claims(result, parameters, sizes):
               "; judged at alpha >= 0.5)",
               figure="figS2_tour_drift"),
     ]
+
+
+def tables(result, parameters, sizes) -> dict:
+    import pandas as pd
+
+    alphas, last = parameters["alphas"], result.isel(generation=-1)
+    kl, within = (mean_se(last[key], "run") for key in ("kl", "within_variance"))
+    frame = pd.DataFrame({"alpha": alphas, "KL to the data": plus_minus(*(v.sel(alpha=alphas).values for v in kl)),
+                          "within-component variance": plus_minus(*(v.sel(alpha=alphas).values for v in within)),
+                          "population model": [f"{v:.3g}" for v in
+                                               last.within_variance_population.sel(alpha=alphas).values]})
+    return {f"Tour (notebook 00): the 2-D GMM at generation {result.generation.size}": frame.set_index("alpha")}
