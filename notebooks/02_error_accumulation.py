@@ -351,7 +351,7 @@ axes[1].set(yscale="log", xlabel="generation", title="$I_i$ (dots), $\\eta_i\\va
                                                      "ideal chain's own $\\chi^2$ (dotted)")
 axes[0].legend(fontsize=7)
 axes[1].legend(fontsize=7)
-exp.save_figure(fig, "figS10_learned_recursion")
+exp.save_figure(fig, "figS15_learned_recursion")
 plt.show()
 learned.to_dataframe().groupby("alpha")[["D_over_S", "J_over_I", "I_over_eta_eps"]].median().round(2)
 

@@ -161,7 +161,7 @@ def claims(result, parameters, sizes):
               "Cauchy-Schwarz on exact grid densities: a check of the code)",
               {"runs_holding": float(sum(learned_additive)), "runs": float(len(learned_additive))},
               held(all(learned_additive)), f"hold in {sum(learned_additive)} of {len(learned_additive)} runs",
-              figure="figS10_learned_recursion", check_in_smoke=True),
+              figure="figS15_learned_recursion", check_in_smoke=True),
         Claim("K-Thm4.2-learned-control", "[K] Thm. 4.2 (discounted sum), learned errors",
               "the drift is controlled by the discounted sum of the measured errors eta_i eps_star,i^2",
               "empirical",
@@ -172,7 +172,7 @@ def claims(result, parameters, sizes):
               held(bool(np.all((ratio >= 0.25) & (ratio <= 4)))),
               f"D / S from {np.nanmin(ratio):.2g} to {np.nanmax(ratio):.2g}; the same error measured against p is "
               f"{np.nanmedian(learned.J_over_I.values):.2g} times its chi^2 to q_i (median)",
-              figure="figS10_learned_recursion",
+              figure="figS15_learned_recursion",
               note="D is chi^2 to the data, which weighs the KDE's tails by 1/p; eps_star^2 weighs errors by q_t"),
         Claim("K-Prop4.1-learned", "[K] Prop. 4.1, learned errors",
               "limsup D >= alpha eta_floor eps_floor / (16 (1 + (1 - alpha)^2)) with measured floors", "empirical",
@@ -180,7 +180,7 @@ def claims(result, parameters, sizes):
               "run's smallest measured eta and eps_star^2", {"min_room": float((learned_limsup / learned_floor).min())},
               held(bool(np.all(learned_limsup >= learned_floor))),
               f"smallest limsup / floor {(learned_limsup / learned_floor).min():.3g}",
-              figure="figS10_learned_recursion", check_in_smoke=True),
+              figure="figS15_learned_recursion", check_in_smoke=True),
     ]
 
 
