@@ -22,10 +22,11 @@ from collapse.core.mixture import GaussianMixture, blend
 
 
 def transition_matrix(x: np.ndarray, t: float) -> np.ndarray:
-    """K with (K p)(x_i) = sum_j K_ij p(x_j): the density at x_i of X_t given X_0 = x_j, times dx."""
+    """K with (K p)(x_i) = sum_j K_ij p(x_j): the density at x_i of X_t given X_0 = x_j, times dx, each column
+    normalised to conserve mass (so that a kernel narrower than the grid step tends to the identity, not to 0)."""
     a = ou_coefficient(t)
-    v = 1 - a**2
-    return np.exp(-0.5 * (x[:, None] - a * x[None, :]) ** 2 / v) / np.sqrt(2 * np.pi * v) * (x[1] - x[0])
+    kernel = np.exp(-0.5 * (x[:, None] - a * x[None, :]) ** 2 / (1 - a**2))
+    return kernel / kernel.sum(axis=0, keepdims=True)
 
 
 def exact_recursion_mixture(data: GaussianMixture, alpha: float, t0s) -> list[GaussianMixture]:

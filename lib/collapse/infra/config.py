@@ -66,6 +66,7 @@ NOTEBOOKS = {
     "language_model_collapse": "05_language_model_collapse.ipynb",
     "language_model_smollm": "05_language_model_collapse.ipynb",
     "collapse_or_thrive": "06_collapse_or_thrive.ipynb",
+    "limiting_distribution": "07_limiting_distribution.ipynb",
 }
 """The notebook of each experiment: its parameters cell holds the defaults that make a run canonical."""
 
