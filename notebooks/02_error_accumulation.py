@@ -299,8 +299,9 @@ prop41
 #
 # The imposed errors above have a random sign and centre, so the cross terms of the decomposition vanish in expectation
 # and the plateau $\varepsilon^2/(\alpha(2-\alpha))$ is built in. A learner errs the same way every generation — a KDE
-# always widens its training set by $h^2$. The same recursion with a fixed sign and shape, $h_i \propto (x - \bar x_i)^2$
-# standardised under $q_i$ (a tilt that always widens), shows what that does. **Derivation (ours, first order in the
+# always widens its training set by $h^2$. The same recursion with a fixed sign and shape, $h_i \propto -e^{-(x -
+# m_i)^2/(2v_i)}$ standardised under $q_i$ ($m_i$, $v_i$ the mean and variance of $q_i$: a bounded tilt that always moves
+# mass from the centre outwards), shows what that does. **Derivation (ours, first order in the
 # drift):** if every generation adds the same error $\Delta = \varepsilon\, p\, h$ with $\int p h^2 = 1$, the decomposition
 # gives $\hat p_N - p = \sum_{j < N} (1-\alpha)^j \Delta$, so $D_\infty = \varepsilon^2 \big(\sum_j (1-\alpha)^j\big)^2 =
 # \varepsilon^2/\alpha^2$: the errors add coherently, and the discount per generation is $1-\alpha$, not $(1-\alpha)^2$. With

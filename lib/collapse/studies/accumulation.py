@@ -9,8 +9,8 @@ shape h_i, standardised to mean 0 and variance 1 under q_i,
     p_hat_{i+1} = q_i (1 + eps_i s_i h_i),   so   I_i = chi^2(p_hat_{i+1} || q_i) = eps_i^2 exactly,
 
 with a random sign s_i and a random centre c_i for h_i = tanh(x - c_i) (independent errors across
-generations), or, ``systematic``, a fixed sign and shape that always widens q_i (like a KDE, which adds
-h^2 to its training set's variance). Notebook 01 showed that a diffusion step gives I_i ~ eta_i
+generations), or, ``systematic``, a fixed sign and shape that always widens q_i (as a KDE always adds h^2
+to its training set's variance). Notebook 01 showed that a diffusion step gives I_i ~ eta_i
 eps_star,i^2; here I_i is set directly, so the accumulation results can be checked against the errors
 that enter them, free of any sampler's own bias.
 
@@ -33,11 +33,14 @@ def tilt(q: np.ndarray, x: np.ndarray, eps: float, rng: np.random.Generator, sys
     """q (1 + eps s h) with h standardised under q (mean 0, variance 1), so chi^2 to q is eps^2 exactly.
 
     Independent errors: h = tanh(x - c), c a random quantile of q (20 %-80 %, so that h varies where q has its
-    mass), and a random sign s. Systematic errors: s = +1 and h = (x - mean_q)^2, which widens q every time.
+    mass), and a random sign s. Systematic errors: s = +1 and h = -exp(-(x - m)^2 / (2 v)) with q's mean m and
+    variance v, which moves mass from the centre outwards every time (bounded, like the tanh: an unbounded
+    widening shape would grow without limit at the grid's edge).
     """
     dx = x[1] - x[0]
     if systematic:
-        g, sign = (x - np.sum(q * x) * dx) ** 2, 1.0
+        mean = np.sum(q * x) * dx
+        g, sign = -np.exp(-0.5 * (x - mean) ** 2 / (np.sum(q * (x - mean) ** 2) * dx)), 1.0
     else:
         c = x[np.searchsorted(np.cumsum(q) * dx, rng.uniform(0.2, 0.8))]
         g, sign = np.tanh(x - c), rng.choice([-1.0, 1.0])
