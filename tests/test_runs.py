@@ -65,6 +65,30 @@ def notebook(tmp_path, source: str):
     return path
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="papermill dies with its parent through prctl")
+def test_a_terminated_run_leaves_no_papermill_kernel_or_temporary_copy(tmp_path):
+    """`kill` (SIGTERM) of the process running a notebook: papermill goes too (the kernel and its workers die with
+    their parents), the committed copy is untouched and no temporary copy is left behind."""
+    started = tmp_path / "started"
+    path, out = notebook(tmp_path, f"import time\nopen({str(started)!r}, 'w').close()\ntime.sleep(120)"), \
+        tmp_path / "executed" / "nb.ipynb"
+    out.parent.mkdir()
+    out.write_text("committed copy")
+    script = f"from collapse.infra import reproduce; from pathlib import Path; " \
+             f"reproduce.run(Path({str(path)!r}), Path({str(out)!r}), {{'mode': 'smoke'}})"
+    runner = subprocess.Popen([sys.executable, "-c", script], cwd=tmp_path)
+    deadline = time.time() + 60
+    while not started.exists() and time.time() < deadline:
+        time.sleep(0.2)
+    children = subprocess.run(["pgrep", "-f", str(out.parent)], capture_output=True, text=True).stdout.split()
+    assert children, "papermill was not running"
+    runner.send_signal(signal.SIGTERM)
+    runner.wait(timeout=30)
+    time.sleep(3)
+    assert not [pid for pid in map(int, children) if alive(pid)], "papermill outlived its terminated parent"
+    assert out.read_text() == "committed copy" and list(out.parent.iterdir()) == [out]
+
+
 def test_a_failing_notebook_leaves_the_committed_copy_untouched(tmp_path):
     out = tmp_path / "executed" / "nb.ipynb"
     out.parent.mkdir()

@@ -81,14 +81,14 @@ def _report(desc, done, total, start, bar):
 
 
 def _init_worker(parent: int):
-    _die_with(parent)
+    die_with(parent)
     os.environ["COLLAPSE_PROGRESS"] = "0"  # the parent's bar counts jobs; workers' bars would interleave
     config.set_threads(1)
 
 
-def _die_with(parent: int):
-    """Ask the kernel to kill this worker when its parent dies (a killed kernel or papermill must not
-    leave workers computing)."""
+def die_with(parent: int):
+    """Ask the operating system to kill this process when its parent dies (a killed kernel, papermill or
+    ``collapse reproduce`` must not leave workers computing)."""
     if sys.platform.startswith("linux"):
         import ctypes
 

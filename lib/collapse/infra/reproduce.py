@@ -12,14 +12,17 @@ from __future__ import annotations
 import ast
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
 import time
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from collapse.infra import config
+from collapse.infra.jobs import die_with
 
 NOTEBOOKS = config.ROOT / "notebooks"
 
@@ -130,15 +133,22 @@ def run(notebook: Path, out: Path, parameters: dict) -> tuple[bool, float]:
         args += ["-y", json.dumps({name: value})]
     env = {**os.environ, "COLLAPSE_MODE": parameters["mode"]}
     start = time.perf_counter()
+    previous = signal.signal(signal.SIGTERM, _terminate)  # a `kill` unwinds through `finally`, removing tmp
     try:
-        ok = subprocess.run(args, env=env).returncode == 0
+        # papermill (and through it the kernel and its workers) dies with this process
+        ok = subprocess.run(args, env=env, preexec_fn=partial(die_with, os.getpid())).returncode == 0
         if ok:
             normalise(Path(tmp))
             os.chmod(tmp, 0o644)
             os.replace(tmp, out)
     finally:
         Path(tmp).unlink(missing_ok=True)
+        signal.signal(signal.SIGTERM, previous)
     return ok, time.perf_counter() - start
+
+
+def _terminate(signum, frame):
+    raise SystemExit(128 + signum)
 
 
 def executed_path(notebook: Path, mode: str, canonical: bool) -> Path:
