@@ -197,7 +197,7 @@ for k, name in enumerate(table.index):
     ax.bar(k + 0.2, table.loc[name, "mc_var_2"], width=0.4, color="C1", label="Monte Carlo, coordinate 2" * (k == 0))
 ax.axhline(ideal_var, color="k", lw=0.8, label="ideal endpoint")
 labels = [f"{name}\n$\\eta$ = {table.loc[name, 'eta']:.2g}" for name in table.index]
-ax.set(xticks=range(len(table)), xticklabels=labels, yscale="log", ylabel="endpoint variance",
+ax.set(xticks=range(len(table)), xticklabels=labels, ylabel="endpoint variance",
        title=f"same $\\varepsilon_\\star^2$ = {table.eps_star2.iloc[0]:.2g}: rotation against gradient")
 ax.legend(fontsize=8)
 exp.save_figure(fig, "figS19_divergence_free")
