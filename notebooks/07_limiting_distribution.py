@@ -195,7 +195,8 @@ for i, a in enumerate(alphas, start=1):
     w2 = result.w2.sel(alpha=a)
     ax.plot(result.robust_generation, w2, color=f"C{i}", label=f"$\\alpha = {a:g}$")
     ax.axhline(float(robustness.ball_radius(w2[0], a, t0)), color=f"C{i}", ls="--", lw=0.8)
-ax.set(xlabel="generation", ylabel="$W_2$(learned, ideal)", title="the learned recursion stays in a ball")
+ax.set(xlabel="generation", ylabel="$W_2$(learned, ideal)",
+       title="learned against ideal recursion (dashed: our radius with $\\delta_i \\leq \\delta_1$)")
 ax.legend(fontsize=8)
 exp.save_figure(fig, "figS20_wasserstein_ball")
 plt.show()
