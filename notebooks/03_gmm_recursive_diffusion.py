@@ -31,9 +31,9 @@
 # its speed against the naive dense numpy formula, and the time of one full generation, on the machine it runs on. The
 # sizes of this notebook come from the table in `lib/collapse/infra/sizes.toml`: `full` mode runs $N = 2{,}000$ with 4
 # independent runs per $\alpha$. The per-generation measurements below cost 4 score evaluations on 1,000 extra paths
-# per step, about two thirds of the run: full mode takes longer than the 45 minutes we aimed at on 2 cores (the wall
-# time of the committed result is in its sidecar, `data/results/gmm_recursive_diffusion/compute.json`), the price of
-# measuring $\varepsilon_\star^2$, $\hat\eta$ and $\hat\varepsilon^2$ at every generation with exact starts. `paper` mode
+# per step, about two thirds of the run: full mode takes well over an hour on 2 cores, beyond the 45 minutes we aimed
+# at — the price of measuring $\varepsilon_\star^2$, $\hat\eta$ and $\hat\varepsilon^2$ at every generation with exact starts
+# (fewer paths would trade precision of those for time; the jobs are cached, so a rerun takes seconds). `paper` mode
 # runs the paper's $N = 100{,}000$, 10 runs and 50,000 paths for $\hat\eta$, on a GPU when one is present.
 
 # %% tags=["parameters"]
@@ -500,7 +500,7 @@ Markdown(rf"""## What this shows
   coordinates 3–10 alone is exactly {chi2_0:.3g} (study KDE), against $4\varepsilon_\star^2$ ≈
   {4 * float(result.study_eps_star2_exact[S["steps_grid"].index(S["steps"])]):.2g}; along the recursion,
   {thm34.summary}. This is outside the theorem's hypothesis $\varepsilon_\star^2 \le 1$, but the paper's Fig. 4 shows
-  $\chi^2$ inside the band. At the {open_points} (alpha, g) points where the rigorous bound stays below
+  $\chi^2$ inside the band. At the {open_points:.0f} $(\alpha, g)$ points where the rigorous bound stays below
   $4\varepsilon_\star^2$, the question stays open.
 - **Observability** ({c["K-eta-bounded-gmm"].verdict}: {c["K-eta-bounded-gmm"].summary}). The held-out $R^2$ form is
   {", ".join(f"{v:.2f}" for v in m["eta_r2"][:, 0])} at generation 0 and

@@ -70,7 +70,7 @@ NOTEBOOKS = {
 }
 """The notebook of each experiment: its parameters cell holds the defaults that make a run canonical."""
 
-PENDING_RECOMPUTE = ("03_gmm_recursive_diffusion.ipynb", "05_language_model_collapse.ipynb")
+PENDING_RECOMPUTE = ("05_language_model_collapse.ipynb",)
 """Notebooks converted to the labelled store whose full-mode results are not recomputed yet: their executed copies
 are those of the previous code, and they have no committed ledger. The README's notebook table says so too."""
 
