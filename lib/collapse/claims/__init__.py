@@ -70,10 +70,11 @@ def decreasing(values, errors) -> str:
 
 
 def plus_minus(mean, se, digits: int = 3) -> list[str]:
-    """Cells "mean ± se" (se to 2 significant digits) for a results table."""
+    """Cells "mean ± se" (se to 2 significant digits) for a results table; the mean alone where there is no spread
+    (a deterministic computation repeated)."""
     import numpy as np
 
-    return [f"{m:.{digits}g} ± {e:.2g}" if np.isfinite(e) else f"{m:.{digits}g}"
+    return [f"{m:.{digits}g} ± {e:.2g}" if np.isfinite(e) and e > 1e-12 * abs(m) else f"{m:.{digits}g}"
             for m, e in zip(np.atleast_1d(mean), np.atleast_1d(se))]
 
 
