@@ -58,3 +58,14 @@ def test_limit_truncation_and_bad_alpha():
     x = np.linspace(-8, 8, 801)
     p = np.exp(one_d_mixture().log_prob(x[:, None]))
     assert kl_grid(semigroup.limit_grid(p, x, 1.0, 0.02), semigroup.transition_matrix(x, 0.02) @ p, x[1] - x[0]) < 1e-12
+
+
+def test_error_modes_contract_by_one_minus_alpha_lambda_n():
+    from collapse.studies import robustness
+
+    out = robustness.error_modes([0.1, 0.5], t0=0.02, grid_points=401, steps=50, error_scale=0.3, modes=10)
+    kept = np.abs(out.error_modes_before.values) > 1e-8
+    for alpha in (0.1, 0.5):
+        ratio = (out.error_modes_after.sel(alpha=alpha) / out.error_modes_before).values[kept]
+        np.testing.assert_allclose(ratio, (1 - alpha) * np.exp(-np.arange(10)[kept] * 0.01), atol=1e-6)
+        assert np.all(np.diff(ratio) < 0)  # higher modes fade faster
