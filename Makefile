@@ -13,15 +13,22 @@ export PYDEVD_DISABLE_FILE_VALIDATION := 1
 # no progress bars frozen into executed notebooks
 export COLLAPSE_PROGRESS ?= 0
 
-.PHONY: help lab reproduce reproduce-run recompute figures test test-run lint data bench smollm site clean
+.PHONY: help lab lock reproduce reproduce-run recompute figures test test-run lint data bench smollm site clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## (.*)/  make \1\t\2/' | expand -t 24
 
-$(VENV)/.installed: requirements.txt pyproject.toml
+$(VENV)/.installed: requirements.lock pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt -e .
+	$(PY) -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements.lock
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $@
+
+lock:  ## refresh requirements.lock (every transitive dependency, with hashes) from requirements.txt
+	test -x build/lock/bin/python || python3 -m venv build/lock
+	build/lock/bin/python -m pip install --quiet --disable-pip-version-check pip-tools==7.6.2
+	build/lock/bin/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras --no-emit-index-url \
+	  --no-emit-find-links --no-header -o requirements.lock requirements.txt
 
 data: $(VENV)/.installed  ## fetch the offline data (fails, saying how, if a source is missing)
 	$(PY) -m collapse fetch
@@ -31,9 +38,15 @@ reproduce:  ## run every notebook (full mode): figures/, data/results/, notebook
 	@start=$$(date +%s); $(MAKE) --no-print-directory reproduce-run; status=$$?; \
 	echo "make reproduce ($(MODE)): total wall time $$(( $$(date +%s) - start )) s"; exit $$status
 
+# `make -j2 reproduce` runs two notebooks at a time, each with half the cores for its job workers
+# (COLLAPSE_WORKERS, one BLAS thread each); a notebook alone: make reproduce-03
 reproduce-run: data
-	$(PY) -m collapse reproduce --mode $(MODE)
+	@jobs=$$(grep -oE -- '-j ?[0-9]+' <<< "$$MAKEFLAGS" | tr -dc 0-9); \
+	$(PY) -m collapse reproduce --mode $(MODE) --jobs $${jobs:-1}
 	$(PY) -m collapse manifest figures/MANIFEST
+
+reproduce-%: data
+	$(PY) -m collapse reproduce $* --mode $(MODE)
 
 figures: reproduce  ## redraw the figures (from the stored results: no experiment that is stored reruns)
 

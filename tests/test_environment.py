@@ -44,3 +44,13 @@ def test_every_requirement_is_pinned_exactly_and_torch_is_2_13_0():
     requirements = requirement_names((ROOT / "requirements.txt").read_text().splitlines())
     assert all(re.fullmatch(r"\d+(\.\d+)*", v) for v in requirements.values()), requirements
     assert requirements["torch"] == "2.13.0"
+
+
+def test_the_lock_pins_every_requirement_at_its_version_with_hashes():
+    lock = (ROOT / "requirements.lock").read_text()
+    locked = requirement_names(line for line in lock.splitlines() if not line.startswith(" "))
+    requirements = requirement_names((ROOT / "requirements.txt").read_text().splitlines())
+    for name, version in requirements.items():
+        assert locked.get(name, "").split(" ")[0].split("+")[0] == version, f"{name}: lock and requirements differ"
+    entries = re.split(r"\n(?=\S)", lock.strip())
+    assert all("--hash=sha256:" in entry for entry in entries if not entry.startswith("#"))

@@ -27,6 +27,8 @@ def main(argv=None) -> int:
     every = commands.add_parser("reproduce", help="run notebooks with default parameters, keep going, summarise")
     every.add_argument("notebooks", nargs="*", help="default: every notebook")
     every.add_argument("--mode", choices=config.MODES, default=config.DEFAULT_MODE)
+    every.add_argument("--jobs", "-j", type=int, default=1, metavar="N",
+                       help="notebooks run at once, sharing the cores (each gets cores // N job workers)")
     args = parser.parse_args(argv)
 
     if args.command == "fetch":
@@ -48,7 +50,7 @@ def main(argv=None) -> int:
 
         return site.build()
     if args.command == "reproduce":
-        return reproduce.reproduce(args.notebooks, args.mode)
+        return reproduce.reproduce(args.notebooks, args.mode, args.jobs)
     notebook = reproduce.notebook_path(args.notebook)
     values = reproduce.parse_assignments(args.set, "--set")
     sizes = reproduce.parse_assignments(args.size, "--size")

@@ -114,6 +114,13 @@ def default_workers() -> int:
     return _positive_int_env("COLLAPSE_WORKERS", os.cpu_count() or 1)
 
 
+def scheduler() -> str | None:
+    """The address of a Dask scheduler that runs the jobs of every sweep (``tcp://host:8786``, e.g. a
+    ``dask-jobqueue`` cluster's ``scheduler_address``): ``$COLLAPSE_SCHEDULER``; unset, jobs run in local
+    processes."""
+    return os.environ.get("COLLAPSE_SCHEDULER") or None
+
+
 def compute_device():
     """The torch device of the mixture kernels: ``$COLLAPSE_DEVICE`` ("cpu" or "cuda"), default a GPU
     when one is present."""

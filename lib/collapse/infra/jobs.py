@@ -4,7 +4,8 @@
 instead of run: adding one alpha to a sweep computes one job, and a killed sweep keeps every finished one.
 A job's key is its function, its inputs and the source of the library code the function can reach
 (:mod:`collapse.infra.cache`). A function that takes ``checkpoints`` gets a per-job directory and can
-resume mid-job. Jobs run in worker processes (one BLAS thread each) that die with their parent.
+resume mid-job. Jobs run in local worker processes (one BLAS thread each) that die with their parent, or on a
+Dask cluster when ``$COLLAPSE_SCHEDULER`` names its scheduler (``tcp://host:8786``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import signal
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from contextlib import contextmanager
 from pathlib import Path
 
 from tqdm.auto import tqdm
@@ -39,20 +41,38 @@ def run_jobs(fn, jobs: list[dict], workers: int | None = None, desc: str = "jobs
         return results
     workers = min(workers or config.default_workers(), len(todo))
     start, bar = time.perf_counter(), tqdm(total=len(todo), desc=desc, disable=not config.show_progress())
-    if workers <= 1:
+    if workers <= 1 and not config.scheduler():
         for done, i in enumerate(todo, 1):
             results[i] = run_one(fn, jobs[i], paths[i])
             _report(desc, done, len(todo), start, bar)
     else:
-        context = multiprocessing.get_context("spawn")  # fork is unsafe inside a threaded Jupyter kernel
-        with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker,
-                                 initargs=(os.getpid(),)) as pool:
+        with executor(workers) as pool:
             futures = {pool.submit(run_one, fn, jobs[i], paths[i]): i for i in todo}
             for done, future in enumerate(as_completed(futures), 1):
                 results[futures[future]] = future.result()
                 _report(desc, done, len(todo), start, bar)
     bar.close()
     return results
+
+
+@contextmanager
+def executor(workers: int):
+    """Where a sweep's jobs run: the Dask cluster whose scheduler ``$COLLAPSE_SCHEDULER`` names (its workers must
+    see the same ``$COLLAPSE_CACHE``; a job lost with its worker is rerun elsewhere), else ``workers`` local
+    processes that die with this one. Either way a concurrent.futures executor."""
+    address = config.scheduler()
+    if not address:
+        context = multiprocessing.get_context("spawn")  # fork is unsafe inside a threaded Jupyter kernel
+        with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker,
+                                 initargs=(os.getpid(),)) as pool:
+            yield pool
+        return
+    from dask.distributed import Client
+
+    with Client(address) as client:
+        log.info("jobs run on the Dask cluster at %s; dashboard %s", address, client.dashboard_link)
+        client.run(_init_dask_worker)
+        yield client.get_executor(pure=False, retries=1)
 
 
 def job_path(fn, job: dict) -> Path:
@@ -82,16 +102,20 @@ def _report(desc, done, total, start, bar):
 
 def _init_worker(parent: int):
     die_with(parent)
+    _init_dask_worker()
+
+
+def _init_dask_worker():
     os.environ["COLLAPSE_PROGRESS"] = "0"  # the parent's bar counts jobs; workers' bars would interleave
     config.set_threads(1)
 
 
-def die_with(parent: int):
-    """Ask the operating system to kill this process when its parent dies (a killed kernel, papermill or
-    ``collapse reproduce`` must not leave workers computing)."""
+def die_with(parent: int, how: int = signal.SIGKILL):
+    """Ask the operating system to send ``how`` to this process when its parent dies (a killed kernel, papermill
+    or ``collapse reproduce`` must not leave workers computing)."""
     if sys.platform.startswith("linux"):
         import ctypes
 
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        ctypes.CDLL(None, use_errno=True).prctl(1, how)  # PR_SET_PDEATHSIG
     if os.getppid() != parent:  # the parent died before the request took effect
         os._exit(1)

@@ -157,17 +157,21 @@ def executed_path(notebook: Path, mode: str, canonical: bool) -> Path:
     return config.EXPLORE / mode / "notebooks" / notebook.name
 
 
-def reproduce(names: list[str], mode: str) -> int:
-    """Run ``names`` (default: every notebook) with default parameters; a summary line each; exit status."""
+def reproduce(names: list[str], mode: str, jobs: int = 1) -> int:
+    """Run ``names`` (default: every notebook) with default parameters, ``jobs`` notebooks at a time; a summary
+    line each; exit status."""
     notebooks = [notebook_path(n) for n in names] or sorted(NOTEBOOKS.glob("[0-9]*.ipynb"))
     missing = preflight(notebooks)
     if missing:
         print("reproduce: stopped before computing anything:\n  " + "\n  ".join(missing), file=sys.stderr)
         return 2
-    summary = []
-    for nb in notebooks:
-        ok, seconds = run(nb, executed_path(nb, mode, canonical=True), {"mode": mode})
-        summary.append((nb.stem, "ok" if ok else "FAILED", seconds))
+    if jobs > 1 and len(notebooks) > 1:
+        summary = in_parallel(notebooks, mode, jobs)
+    else:
+        summary = []
+        for nb in notebooks:
+            ok, seconds = run(nb, executed_path(nb, mode, canonical=True), {"mode": mode})
+            summary.append((nb.stem, "ok" if ok else "FAILED", seconds))
     print(f"\nreproduce ({mode}):")
     for name, status, seconds in summary:
         print(f"  {name:38s} {status:7s} {seconds:7.0f} s")
@@ -175,3 +179,25 @@ def reproduce(names: list[str], mode: str) -> int:
     if failed:
         print(f"  failed: {', '.join(failed)}; their committed executed copies are unchanged", file=sys.stderr)
     return 1 if failed else 0
+
+
+def in_parallel(notebooks: list[Path], mode: str, jobs: int) -> list[tuple[str, str, float]]:
+    """Each notebook in a ``collapse reproduce`` process of its own, ``jobs`` at a time, with the cores shared
+    between them (``$COLLAPSE_WORKERS`` = cores // jobs unless set); a killed parent takes them with it (they
+    get SIGTERM, so each removes its temporary copy)."""
+    cores = os.cpu_count() or 1
+    env = {**os.environ, "COLLAPSE_WORKERS": os.environ.get("COLLAPSE_WORKERS") or str(max(1, cores // jobs))}
+    waiting, running, done = list(notebooks), {}, {}
+    while waiting or running:
+        while waiting and len(running) < jobs:
+            nb = waiting.pop(0)
+            command = [sys.executable, "-m", "collapse", "reproduce", nb.stem, "--mode", mode]
+            running[nb] = (subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL,
+                                            preexec_fn=partial(die_with, os.getpid(), signal.SIGTERM)),
+                           time.perf_counter())
+        time.sleep(0.2)
+        for nb, (process, start) in list(running.items()):
+            if process.poll() is not None:
+                done[nb] = (nb.stem, "ok" if process.returncode == 0 else "FAILED", time.perf_counter() - start)
+                del running[nb]
+    return [done[nb] for nb in notebooks]
