@@ -114,3 +114,21 @@ def test_an_interrupted_chain_resumes_to_the_same_result(tmp_path, train_split):
     for key in whole:
         np.testing.assert_array_equal(whole[key], resumed[key], err_msg=key)
         np.testing.assert_array_equal(whole[key], continued[key], err_msg=key)
+
+
+def test_paper_mode_trains_and_samples_for_a_few_steps_on_the_cpu(train_split):
+    """The paper path (28 x 28, the paper's U-Net widths, learning rate and schedule) for one optimisation step and
+    three sampling steps, so that the configuration a GPU run would use cannot rot unnoticed."""
+    from collapse.infra import config
+    from collapse.infra.experiment import notebook_defaults
+
+    sizes = config.sizes("image_recursive_diffusion", "paper")
+    training = config.training("image_recursive_diffusion", "paper")
+    p = notebook_defaults("image_recursive_diffusion")
+    x = fashion_mnist.to_model_scale(train_split[0][: training["batch"]], sizes["resolution"])
+    model = DDPM(channels=training["channels"], batch=training["batch"], lr=training["lr"], dropout=p["dropout"],
+                 weight_decay=p["weight_decay"], ema=p["ema"], T=p["T"], t0=p["t0"], base_epochs=1,
+                 epochs=sizes["epochs"], sample_steps=3).fit(x)
+    samples = model.sample(2, np.random.default_rng(0))
+    assert sizes["resolution"] == 28 and samples.shape == (2, 1, 28, 28)
+    assert np.isfinite(model.losses).all() and np.abs(samples).max() <= 1
