@@ -117,20 +117,29 @@ def _tour_like(alphas):
     return tour.run_job
 
 
-def test_a_figure_style_change_rekeys_no_result_and_a_math_change_does(tmp_path, monkeypatch):
+def _documented(text: str) -> str:
+    """The module with its docstring reworded and a comment added: no number can change."""
+    first = text.index('"""') + 3
+    return text[:first] + "Reworded. " + text[first:] + "\n# a comment\n"
+
+
+def test_a_figure_style_or_documentation_change_rekeys_no_result_and_a_math_change_does(tmp_path, monkeypatch):
     library = tmp_path / "collapse"
     shutil.copytree(cache.LIBRARY, library, ignore=shutil.ignore_patterns("__pycache__"))
     monkeypatch.setattr(cache, "LIBRARY", library)
     studies = [f"collapse.studies.{p.stem}" for p in (library / "studies").glob("[a-z]*.py")]
+    edits = {"infra/figures.py": lambda text: text + "\n_STYLE = 1\n",
+             "infra/cache.py": lambda text: text + "\n_X = 1\n", "core/mixture.py": _documented}
     versions = []
-    for edit in (None, "infra/figures.py", "infra/cache.py", "core/mixture.py"):
+    for edit in (None, *edits, "math"):
+        path = library / ("core/mixture.py" if edit == "math" else edit or "")
         if edit:
-            (library / edit).write_text((library / edit).read_text() + "\n# edited\n")
+            path.write_text(path.read_text() + "\n_EDITED = 1\n" if edit == "math" else edits[edit](path.read_text()))
         cache._hash_sources.cache_clear()
         versions.append({m: cache.code_version([m]) for m in studies})
     cache._hash_sources.cache_clear()
-    assert versions[1] == versions[0] and versions[2] == versions[0]  # figure style, cache internals
-    changed = {m for m in studies if versions[3][m] != versions[0][m]}
+    assert versions[1] == versions[2] == versions[3] == versions[0]  # figure style, cache internals, documentation
+    changed = {m for m in studies if versions[4][m] != versions[0][m]}
     assert "collapse.studies.tour" in changed and "collapse.studies.language" not in changed
 
 
@@ -224,3 +233,17 @@ def test_a_damaged_job_result_is_recomputed(exp):
     with pytest.warns(UserWarning, match="damaged"):
         assert run_jobs(square, [dict(alpha=0.3)], workers=1) == [{"y": 0.09}]
     assert CALLS == [0.3, 0.3]
+
+
+def test_a_tally_sums_the_recorded_time_of_every_job_used_cached_or_not(exp):
+    from collapse.infra.jobs import job_path, tally
+
+    with tally() as seconds:
+        run_jobs(square, [dict(alpha=0.1)], workers=1)
+        first = seconds()
+    with tally() as seconds:
+        run_jobs(square, [dict(alpha=a) for a in (0.1, 0.2)], workers=1)  # one cached, one new
+        files = [job_path(square, dict(alpha=a)).with_suffix(".seconds") for a in (0.1, 0.2)]
+        assert seconds() == pytest.approx(sum(float(f.read_text()) for f in files)) and first >= 0
+        files[0].unlink()  # a job whose time was never recorded
+        assert seconds() is None

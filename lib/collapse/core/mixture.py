@@ -186,7 +186,7 @@ def kde(data, bandwidth: float) -> GaussianMixture:
 def paper_gmm(dim: int = 10, sigma: float = 0.6, spread: float = 4.0) -> GaussianMixture:
     """The data GMM of [K]'s synthetic experiment: 5 equally weighted isotropic components of std
     sigma at the origin and at (+-spread, +-spread, 0, ..., 0). The paper does not publish its means;
-    these are the companion's choice (PAPER.md section 3)."""
+    these are the companion's choice (docs/papers.md, §3)."""
     if dim < 2:
         raise ValueError(f"dim={dim} must be at least 2 (the means differ in the first two coordinates)")
     means = np.zeros((5, dim))

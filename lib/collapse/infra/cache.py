@@ -33,6 +33,8 @@ import pickle
 import platform
 import sys
 import tempfile
+import textwrap
+import tokenize
 import types
 import warnings
 from functools import cache
@@ -77,8 +79,29 @@ def _hash_sources(names: tuple[str, ...]) -> str:
     for name in names:
         path = _source_file(name)
         h.update(path.relative_to(LIBRARY).as_posix().encode())
-        h.update(path.read_bytes())
+        h.update(code_text(path.read_text()).encode())
     return h.hexdigest()[:16]
+
+
+def code_text(source: str) -> str:
+    """The part of ``source`` that can change a number: the text without its comments, docstrings and blank
+    lines (and trailing spaces), so that documenting the code re-keys nothing. Text, not a syntax-tree dump,
+    so that keys do not depend on the Python version."""
+    source = textwrap.dedent(source)
+    lines = source.splitlines()
+    for node in ast.walk(ast.parse(source)):
+        body = getattr(node, "body", None)
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and body \
+                and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
+                and isinstance(body[0].value.value, str):
+            first, last = body[0].lineno - 1, body[0].end_lineno - 1
+            if not lines[first][: body[0].col_offset].strip() and (len(body) == 1 or body[1].lineno > last + 1):
+                lines[first: last + 1] = [""] * (last + 1 - first)  # a docstring on lines of its own
+    tokens = tokenize.generate_tokens(io.StringIO("\n".join(lines) + "\n").readline)
+    for token in [t for t in tokens if t.type == tokenize.COMMENT]:
+        row, column = token.start
+        lines[row - 1] = lines[row - 1][:column]
+    return "\n".join(line.rstrip() for line in lines if line.strip())
 
 
 def _source_file(name: str) -> Path | None:
@@ -179,8 +202,9 @@ def _code_objects(code):
 
 
 def source_of(fn) -> str:
+    """``fn``'s source as it enters a key (:func:`code_text`: no comments or docstrings)."""
     try:
-        return inspect.getsource(fn)
+        return code_text(inspect.getsource(fn))
     except (OSError, TypeError) as err:
         raise UndeclaredInput(f"the source of {fn!r} is unavailable, so it cannot be part of a key") from err
 

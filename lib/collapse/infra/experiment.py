@@ -19,7 +19,7 @@ import logging
 import time
 from functools import cache
 
-from collapse.infra import config, figures
+from collapse.infra import config, figures, jobs
 from collapse.infra.cache import ResultFile, code_version, digest, fingerprint, referenced_modules, source_of
 
 log = logging.getLogger("collapse")
@@ -72,13 +72,15 @@ class Experiment:
             return result
         log.info("%s/%s: computing (key %s)", self.name, compute.__name__, key)
         start = time.perf_counter()
-        result = compute(**inputs)
+        with jobs.tally() as job_seconds:
+            result = compute(**inputs)
+            jobs_s = job_seconds()
         if type(result).__name__ != "Dataset":
             raise TypeError(f"{compute.__name__} returned {type(result).__name__}; return an xarray.Dataset "
                             f"with named dimensions and coordinates")
         file.save(result, key, experiment=self.name, mode=self.mode, code_version=code, modules=modules,
                   inputs=fingerprint(inputs), parameters=fingerprint(self.parameters), canonical=self.canonical,
-                  wall_time_s=round(time.perf_counter() - start, 1))
+                  wall_time_s=round(time.perf_counter() - start, 1), jobs_s=jobs_s)
         return file.load(key)
 
     def record_claims(self, result):

@@ -24,7 +24,7 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from collapse.infra import config
-from collapse.infra.cache import Checkpoints, PickleFile, code_version, digest
+from collapse.infra.cache import Checkpoints, PickleFile, atomic_write_bytes, code_version, digest
 
 log = logging.getLogger("collapse")
 
@@ -35,6 +35,7 @@ def run_jobs(fn, jobs: list[dict], workers: int | None = None, desc: str = "jobs
     since workers are spawned fresh."""
     paths = [job_path(fn, job) for job in jobs]
     results = [PickleFile(path).load() for path in paths]
+    _TALLY.extend(paths)
     todo = [i for i, result in enumerate(results) if result is None]
     log.info("%s: %d of %d jobs cached, computing %d", desc, len(jobs) - len(todo), len(jobs), len(todo))
     if not todo:
@@ -83,12 +84,36 @@ def job_path(fn, job: dict) -> Path:
 
 
 def run_one(fn, job: dict, path: Path):
-    """Run one job (with its checkpoint directory if ``fn`` takes one) and cache its result."""
+    """Run one job (with its checkpoint directory if ``fn`` takes one), cache its result and record its time."""
     if "checkpoints" in inspect.signature(fn).parameters:
         job = {**job, "checkpoints": Checkpoints(Path(path).with_suffix(".checkpoints"))}
+    start = time.perf_counter()
     result = fn(**job)
     PickleFile(path).save(result)
+    atomic_write_bytes(Path(path).with_suffix(".seconds"), f"{time.perf_counter() - start:.1f}\n".encode())
     return result
+
+
+_TALLY: list[Path] = []  # the job files run_jobs used since the last tally() began
+
+
+@contextmanager
+def tally():
+    """Collect the jobs that run_jobs uses inside the block; the function it yields returns their total compute
+    time, whether they ran now or were read from the cache (None if a job's time was never recorded: it ran
+    before times were)."""
+    start = len(_TALLY)
+
+    def seconds() -> float | None:
+        times = [Path(path).with_suffix(".seconds") for path in _TALLY[start:]]
+        if not all(t.exists() for t in times):
+            return None
+        return round(sum(float(t.read_text()) for t in times), 1)
+
+    try:
+        yield seconds
+    finally:
+        del _TALLY[start:]
 
 
 def _report(desc, done, total, start, bar):

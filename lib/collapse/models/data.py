@@ -1,6 +1,6 @@
 """Offline data: where each source lives, and the fetch step behind ``make data``.
 
-Sources (PAPER.md section 5); nothing is downloaded from a model or dataset hub:
+Sources (docs/papers.md, §5 What is available offline); nothing is downloaded from a model or dataset hub:
 
 - Fashion-MNIST: the Debian package ``dataset-fashion-mnist`` (MIT licence) installs it under
   /usr/share/datasets/fashion-mnist; ``$COLLAPSE_FASHION_MNIST`` overrides the path.
