@@ -85,7 +85,9 @@ def language_model_collapse(key, new, p, old):
     if key == "order":
         return new.ngram_order
     if key == "sensitivity_bpc":
-        return new.sensitivity_bpc.sel(sensitivity_workflow=["replace", "accumulate-subsample", "accumulate"])
+        # the merged result holds every order of the validation study, NaN where the sensitivity did not run
+        return new.sensitivity_bpc.dropna("order", how="all").sel(
+            sensitivity_workflow=["replace", "accumulate-subsample", "accumulate"])
     name, rest = key.split("_", 1)
     runs = new.sel(learner=name).dropna("seed", how="all")
     if rest == "cardinality":

@@ -69,12 +69,12 @@ def decreasing(values, errors) -> str:
     return held(bool(np.all(-np.diff(values) > 2 * np.hypot(errors[1:], errors[:-1]))))
 
 
-def plus_minus(mean, se, digits: int = 3) -> list[str]:
+def plus_minus(mean, se, digits: int = 3, sign: str = "") -> list[str]:
     """Cells "mean ± se" (se to 2 significant digits) for a results table; the mean alone where there is no spread
-    (a deterministic computation repeated)."""
+    (a deterministic computation repeated, or one run). ``sign="+"`` shows the sign of a change."""
     import numpy as np
 
-    return [f"{m:.{digits}g} ± {e:.2g}" if np.isfinite(e) and e > 1e-12 * abs(m) else f"{m:.{digits}g}"
+    return [f"{m:{sign}.{digits}g} ± {e:.2g}" if np.isfinite(e) and e > 1e-12 * abs(m) else f"{m:{sign}.{digits}g}"
             for m, e in zip(np.atleast_1d(mean), np.atleast_1d(se))]
 
 

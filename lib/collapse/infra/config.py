@@ -70,15 +70,9 @@ NOTEBOOKS = {
 }
 """The notebook of each experiment: its parameters cell holds the defaults that make a run canonical."""
 
-PENDING_RECOMPUTE = ("05_language_model_collapse.ipynb",)
-"""Notebooks converted to the labelled store whose full-mode results are not recomputed yet: their executed copies
-are those of the previous code, and they have no committed ledger. The README's notebook table says so too."""
-
-
 def executed_notebooks() -> list[Path]:
-    """The committed executed copies that a strict nbval run can check (those not pending a recompute)."""
-    executed = sorted((ROOT / "notebooks" / "executed").glob("[0-9]*.ipynb"))
-    return [p for p in executed if p.name not in PENDING_RECOMPUTE]
+    """The committed executed copies, which a strict nbval run checks."""
+    return sorted((ROOT / "notebooks" / "executed").glob("[0-9]*.ipynb"))
 
 
 def canonical_dirs(experiment: str, mode: str) -> tuple[Path, Path]:

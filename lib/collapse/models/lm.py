@@ -9,6 +9,7 @@ every character given the characters before it in its block, for perplexity and 
 
 from __future__ import annotations
 
+import copy
 import math
 
 import numpy as np
@@ -46,7 +47,9 @@ class NGramLM:
             contexts.append(ctx)
         return contexts
 
-    def fit(self, blocks: np.ndarray) -> NGramLM:
+    def fit(self, blocks: np.ndarray, validation: np.ndarray | None = None) -> NGramLM:
+        """Count the blocks' n-grams (``validation`` is accepted for the learners' common interface; counting
+        has no budget to stop early)."""
         blocks = np.asarray(blocks)
         self.block = blocks.shape[1]
         self.tables = []
@@ -139,15 +142,21 @@ class TransformerLM:
     learning rate, on batches of blocks drawn from the training set with the recursion's rng."""
 
     def __init__(self, vocab_size: int = len(ALPHABET), width: int = 96, layers: int = 2, heads: int = 4,
-                 steps: int = 200, batch: int = 64, lr: float = 3e-3, seed: int = 0):
+                 steps: int = 200, batch: int = 64, lr: float = 3e-3, seed: int = 0, eval_every: int = 20,
+                 patience: int = 5):
         if width % heads:
             raise ValueError(f"width={width} must be a multiple of heads={heads}")
         self.vocab, self.width, self.layers, self.heads = vocab_size, width, layers, heads
         self.steps, self.batch, self.lr, self.seed = steps, batch, lr, seed
+        self.eval_every, self.patience = eval_every, patience
         self.net: _GPT | None = None
         self.block = None
+        self.trained_steps = 0
 
-    def fit(self, blocks: np.ndarray) -> TransformerLM:
+    def fit(self, blocks: np.ndarray, validation: np.ndarray | None = None) -> TransformerLM:
+        """Train for ``steps`` steps; with ``validation`` blocks, stop early: score them every ``eval_every``
+        steps, keep the best weights, and stop after ``patience`` scores without improvement (a fixed budget
+        overfits a few blocks and undertrains many)."""
         blocks = np.asarray(blocks)
         self.block = blocks.shape[1]
         torch.manual_seed(self.seed)  # the same initialisation every generation
@@ -156,14 +165,26 @@ class TransformerLM:
         schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, self.lr, total_steps=self.steps, pct_start=0.1)
         order = np.random.default_rng([self.seed, len(blocks)]).integers(0, len(blocks), (self.steps, self.batch))
         data = torch.as_tensor(blocks, dtype=torch.long)
+        best, best_bpc, stale = None, math.inf, 0
         self.net.train()
-        for rows in order:
+        for step, rows in enumerate(order, 1):
             target = data[rows]
             loss = F.cross_entropy(self.net(self._inputs(target)).flatten(0, 1), target.flatten())
             optimiser.zero_grad(set_to_none=True)
             loss.backward()
             optimiser.step()
             schedule.step()
+            if validation is not None and (step % self.eval_every == 0 or step == self.steps):
+                score = bits_per_char(self.log_prob(validation))
+                self.net.train()
+                if score < best_bpc:
+                    best, best_bpc, best_step, stale = copy.deepcopy(self.net.state_dict()), score, step, 0
+                elif (stale := stale + 1) >= self.patience:
+                    break
+        self.trained_steps = step
+        if best is not None:
+            self.net.load_state_dict(best)
+            self.trained_steps = best_step
         self.net.eval()
         return self
 
@@ -173,6 +194,7 @@ class TransformerLM:
 
     @torch.no_grad()
     def log_prob(self, blocks: np.ndarray, chunk: int = 512) -> np.ndarray:
+        self.net.eval()
         out = []
         for i in range(0, len(blocks), chunk):
             target = torch.as_tensor(np.asarray(blocks[i:i + chunk]), dtype=torch.long)

@@ -88,30 +88,35 @@ def run_job(learner, options, workflow, fraction, seed, n, generations, block, t
         coverage(corpus.train[rng.choice(len(corpus.train), n, replace=False)], grams, rare, ngram))}
 
 
-def cardinality_job(learner, options, seed, generator_n, real_ns, synthetic_n, block, test_blocks):
+def cardinality_job(learner, options, seed, generator_n, real_ns, synthetic_n, block, test_blocks,
+                    validation_blocks):
     """[KZ]'s question: does adding synthetic blocks to n_real real ones lower or raise test bpc?
 
     Two sources of synthetic data, ``synthetic_n`` blocks each: the student's own model fitted on its n_real
     real blocks (self-consumption), and a generator fitted once on ``generator_n`` other real blocks (as
-    [KZ]'s synthetic data come from a model that has seen more than the student). Returns bpc of the
-    student on real only, real + own, and real + generator's, for each n_real.
+    [KZ]'s synthetic data come from a model that has seen more than the student). Every model stops early on
+    ``validation_blocks`` real validation blocks, so that each training-set size gets the budget it needs.
+    Returns ``bpc`` (n_real x [real only, real + own, real + generator's]) on the test blocks and the
+    ``steps`` each of those students trained (0 for a learner without a training budget).
     """
     corpus = load_corpus(block)
-    test = corpus.test[:test_blocks]
+    test, validation = corpus.test[:test_blocks], corpus.validation[:validation_blocks]
     rng = np.random.default_rng([seed, 6])
     order = rng.permutation(len(corpus.train))
     if generator_n + max(real_ns) > len(order):
         raise ValueError(f"generator_n + max(real_ns) = {generator_n + max(real_ns)} exceeds the "
                          f"{len(order)} training blocks; lower them")
-    generator = make_learner(learner, options).fit(corpus.train[order[:generator_n]])
-    from_generator = generator.sample(synthetic_n, rng)
-    out = np.empty((len(real_ns), 3))
+
+    def fit(blocks):
+        return make_learner(learner, options).fit(blocks, validation)
+
+    from_generator = fit(corpus.train[order[:generator_n]]).sample(synthetic_n, rng)
+    bpc, steps = np.empty((len(real_ns), 3)), np.zeros((len(real_ns), 3), int)
     for i, n_real in enumerate(real_ns):
         real = corpus.train[order[generator_n: generator_n + n_real]]
-        alone = make_learner(learner, options).fit(real)
-        own = alone.sample(synthetic_n, rng)
-        out[i, 0] = bits_per_char(alone.log_prob(test))
-        for j, synthetic in enumerate((own, from_generator), start=1):
-            student = make_learner(learner, options).fit(np.concatenate([real, synthetic]))
-            out[i, j] = bits_per_char(student.log_prob(test))
-    return out
+        alone = fit(real)
+        students = [alone] + [fit(np.concatenate([real, synthetic]))
+                              for synthetic in (alone.sample(synthetic_n, rng), from_generator)]
+        bpc[i] = [bits_per_char(s.log_prob(test)) for s in students]
+        steps[i] = [getattr(s, "trained_steps", 0) for s in students]
+    return {"bpc": bpc, "steps": steps}
