@@ -54,16 +54,22 @@ recompute:  ## drop the job cache and the committed results, then recompute ever
 	rm -rf data/cache data/results/*/
 	$(MAKE) --no-print-directory reproduce
 
-test:  ## lint, unit tests, every notebook under nbval in smoke mode (prints its wall time)
-	@start=$$(date +%s); $(MAKE) --no-print-directory test-run; status=$$?; \
+test:  ## lint, unit tests, every notebook in smoke mode, then the executed copies under strict nbval (each timed)
+	@start=$$(date +%s); $(MAKE) --no-print-directory test-run TEST_START=$$start; status=$$?; \
 	echo "make test: total wall time $$(( $$(date +%s) - start )) s"; exit $$status
 
+# Test files and notebooks run on every core (pytest-xdist, one file per worker), each with one job worker.
+TEST_START ?= $(shell date +%s)
 test-run: data
 	$(PY) -m ruff check lib tests benchmarks notebooks scripts
-	COLLAPSE_MODE=smoke TQDM_DISABLE=1 $(PY) -m pytest tests notebooks --nbval-lax -q
+	COLLAPSE_MODE=smoke TQDM_DISABLE=1 COLLAPSE_WORKERS=1 $(PY) -m pytest tests notebooks --nbval-lax -q -n auto \
+	  --dist loadfile
+	@echo "make test: setup, lint, unit tests and smoke notebooks: $$(( $$(date +%s) - $(TEST_START) )) s"
 	@# the committed executed copies, rerun in full mode from the committed results, must print what they show
-	COLLAPSE_MODE=full TQDM_DISABLE=1 $(PY) -m pytest --nbval -q -o addopts= -p no:cacheprovider \
-	  $$($(PY) -c "from collapse.infra.config import executed_notebooks; print(*executed_notebooks())")
+	@start=$$(date +%s); COLLAPSE_MODE=full TQDM_DISABLE=1 COLLAPSE_WORKERS=1 $(PY) -m pytest --nbval -q -o addopts= \
+	  -p no:cacheprovider -n auto --dist loadfile \
+	  $$($(PY) -c "from collapse.infra.config import executed_notebooks; print(*executed_notebooks())") \
+	  && echo "make test: strict nbval of the executed notebooks: $$(( $$(date +%s) - start )) s"
 
 lint: $(VENV)/.installed  ## ruff on the library, tests, benchmarks and notebooks
 	$(PY) -m ruff check lib tests benchmarks notebooks
