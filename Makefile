@@ -24,8 +24,10 @@ $(VENV)/.installed: requirements.lock pyproject.toml
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $@
 
+# The lock pins torch's CPU wheel (2.13.0+cpu), which pip finds in this machine's /opt/wheels; elsewhere set
+# PIP_EXTRA_INDEX_URL=https://download.pytorch.org/whl/cpu before `make`.
 lock:  ## refresh requirements.lock (every transitive dependency, with hashes) from requirements.txt
-	test -x build/lock/bin/python || python3 -m venv build/lock
+	test -x build/lock/bin/python || python3.11 -m venv build/lock
 	build/lock/bin/python -m pip install --quiet --disable-pip-version-check pip-tools==7.6.2
 	build/lock/bin/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras --no-emit-index-url \
 	  --no-emit-find-links --no-header -o requirements.lock requirements.txt
@@ -41,7 +43,7 @@ reproduce:  ## run every notebook (full mode): figures/, data/results/, notebook
 # `make -j2 reproduce` runs two notebooks at a time, each with half the cores for its job workers
 # (COLLAPSE_WORKERS, one BLAS thread each); a notebook alone: make reproduce-03
 reproduce-run: data
-	@jobs=$$(grep -oE -- '-j ?[0-9]+' <<< "$$MAKEFLAGS" | tr -dc 0-9); \
+	@flags="$${MAKEFLAGS%% -- *}"; jobs=$$(grep -oE -- '(^| )-j ?[0-9]+' <<< "$$flags" | tr -dc 0-9); \
 	$(PY) -m collapse reproduce --mode $(MODE) --jobs $${jobs:-1}
 	$(PY) -m collapse manifest figures/MANIFEST
 

@@ -247,3 +247,13 @@ def test_a_tally_sums_the_recorded_time_of_every_job_used_cached_or_not(exp):
         assert seconds() == pytest.approx(sum(float(f.read_text()) for f in files)) and first >= 0
         files[0].unlink()  # a job whose time was never recorded
         assert seconds() is None
+
+
+def test_code_text_drops_documentation_but_keeps_every_character_a_value_can_see():
+    documented = 'def f(x):  # why\n    """Doc\n\n    string."""\n\n    return x + 1\n'
+    assert cache.code_text(documented) == cache.code_text("def f(x):\n    return x + 1\n")
+    spaced, packed = 'X = """a\n\nb"""\n', 'X = """a\nb"""\n'  # not a docstring: its blank line is a value
+    assert cache.code_text(spaced) != cache.code_text(packed)
+    assert cache.code_text('s = "# not a comment"\n') == 's = "# not a comment"'
+    nested = '    def g():\n        return """\nflush left"""\n'  # dedent cannot help: kept whole, no error
+    assert "flush left" in cache.code_text(nested)

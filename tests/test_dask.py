@@ -20,7 +20,7 @@ def draw(seed: int, folder: str, slow: bool = False):
     attempts = sorted(Path(folder).glob(f"{seed}-*"))
     (Path(folder) / f"{seed}-{os.getpid()}-{len(attempts)}").touch()
     if slow and not attempts:
-        time.sleep(60)
+        time.sleep(180)  # longer than the killer waits: this attempt ends by being killed
     return np.random.default_rng(seed).standard_normal(3)
 
 
@@ -43,6 +43,7 @@ def attempts(folder: Path) -> int:
 
 
 def test_serial_process_pool_and_dask_give_identical_results(cache, cluster, monkeypatch):
+    monkeypatch.delenv("COLLAPSE_SCHEDULER", raising=False)  # serial and pool first, whatever the shell exports
     jobs = [dict(seed=s, folder=str(cache / "runs")) for s in range(4)]
     serial = run_jobs(draw, jobs, workers=1)
     monkeypatch.setattr(config, "cache_dir", lambda: cache / "pool")
@@ -71,7 +72,7 @@ def test_a_job_lost_with_its_worker_is_rerun_with_the_same_result(cache, cluster
 
 
 def _killer(folder: str):
-    deadline = time.time() + 30
+    deadline = time.time() + 120  # the stalled job may wait for a free worker on a loaded machine
     while time.time() < deadline:
         started = list(Path(folder).glob("7-*"))
         if started:

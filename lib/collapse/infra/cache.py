@@ -85,23 +85,39 @@ def _hash_sources(names: tuple[str, ...]) -> str:
 
 def code_text(source: str) -> str:
     """The part of ``source`` that can change a number: the text without its comments, docstrings and blank
-    lines (and trailing spaces), so that documenting the code re-keys nothing. Text, not a syntax-tree dump,
-    so that keys do not depend on the Python version."""
+    lines (and trailing spaces), so that documenting the code re-keys nothing. Lines inside other multi-line strings
+    are kept as they are. Text, not a syntax-tree dump, so that keys do not depend on the Python version; a source
+    that does not parse on its own (a nested function's) is kept whole."""
     source = textwrap.dedent(source)
-    lines = source.splitlines()
-    for node in ast.walk(ast.parse(source)):
+    try:
+        tree = ast.parse(source)
+        tokens = list(tokenize.generate_tokens(io.StringIO(source).readline))
+    except (SyntaxError, tokenize.TokenError):
+        return source
+    lines = source.split("\n")
+    inside, opened = set(), []  # 1-based rows inside a multi-line string (f-strings are several tokens from 3.12)
+    for token in tokens:
+        if token.type == getattr(tokenize, "FSTRING_START", None):
+            opened.append(token.start[0])
+        elif token.type == getattr(tokenize, "FSTRING_END", None):
+            inside.update(range(opened.pop() + 1, token.end[0] + 1))
+        elif token.type == tokenize.STRING:
+            inside.update(range(token.start[0] + 1, token.end[0] + 1))
+    for token in tokens:
+        if token.type == tokenize.COMMENT:
+            row, column = token.start
+            lines[row - 1] = lines[row - 1][:column]
+    for node in ast.walk(tree):
         body = getattr(node, "body", None)
         if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and body \
                 and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
                 and isinstance(body[0].value.value, str):
-            first, last = body[0].lineno - 1, body[0].end_lineno - 1
-            if not lines[first][: body[0].col_offset].strip() and (len(body) == 1 or body[1].lineno > last + 1):
-                lines[first: last + 1] = [""] * (last + 1 - first)  # a docstring on lines of its own
-    tokens = tokenize.generate_tokens(io.StringIO("\n".join(lines) + "\n").readline)
-    for token in [t for t in tokens if t.type == tokenize.COMMENT]:
-        row, column = token.start
-        lines[row - 1] = lines[row - 1][:column]
-    return "\n".join(line.rstrip() for line in lines if line.strip())
+            first, last = body[0].lineno, body[0].end_lineno
+            if not lines[first - 1][: body[0].col_offset].strip() and (len(body) == 1 or body[1].lineno > last):
+                lines[first - 1: last] = [""] * (last + 1 - first)  # a docstring on lines of its own
+                inside.difference_update(range(first, last + 1))
+    return "\n".join(line if row in inside else line.rstrip() for row, line in enumerate(lines, 1)
+                     if row in inside or line.strip())
 
 
 def _source_file(name: str) -> Path | None:

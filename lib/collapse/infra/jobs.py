@@ -35,7 +35,8 @@ def run_jobs(fn, jobs: list[dict], workers: int | None = None, desc: str = "jobs
     since workers are spawned fresh."""
     paths = [job_path(fn, job) for job in jobs]
     results = [PickleFile(path).load() for path in paths]
-    _TALLY.extend(paths)
+    if _OPEN_TALLIES[0]:
+        _TALLY.extend(paths)
     todo = [i for i, result in enumerate(results) if result is None]
     log.info("%s: %d of %d jobs cached, computing %d", desc, len(jobs) - len(todo), len(jobs), len(todo))
     if not todo:
@@ -72,8 +73,20 @@ def executor(workers: int):
 
     with Client(address) as client:
         log.info("jobs run on the Dask cluster at %s; dashboard %s", address, client.dashboard_link)
-        client.run(_init_dask_worker)
+        client.register_plugin(_one_thread_plugin(), name="collapse-one-thread")  # workers that join later too
         yield client.get_executor(pure=False, retries=1)
+
+
+def _one_thread_plugin():
+    from dask.distributed import WorkerPlugin
+
+    class OneThread(WorkerPlugin):
+        """Every worker of the cluster, present or future (a restarted or scaled-in one), runs one BLAS thread."""
+
+        def setup(self, worker):
+            _init_dask_worker()
+
+    return OneThread()
 
 
 def job_path(fn, job: dict) -> Path:
@@ -89,12 +102,14 @@ def run_one(fn, job: dict, path: Path):
         job = {**job, "checkpoints": Checkpoints(Path(path).with_suffix(".checkpoints"))}
     start = time.perf_counter()
     result = fn(**job)
-    PickleFile(path).save(result)
+    # the time first: a result on disk then always has its time beside it
     atomic_write_bytes(Path(path).with_suffix(".seconds"), f"{time.perf_counter() - start:.1f}\n".encode())
+    PickleFile(path).save(result)
     return result
 
 
-_TALLY: list[Path] = []  # the job files run_jobs used since the last tally() began
+_TALLY: list[Path] = []  # the job files run_jobs used while a tally() is open
+_OPEN_TALLIES = [0]
 
 
 @contextmanager
@@ -105,15 +120,18 @@ def tally():
     start = len(_TALLY)
 
     def seconds() -> float | None:
-        times = [Path(path).with_suffix(".seconds") for path in _TALLY[start:]]
+        times = [Path(path).with_suffix(".seconds") for path in dict.fromkeys(_TALLY[start:])]  # each job once
         if not all(t.exists() for t in times):
             return None
         return round(sum(float(t.read_text()) for t in times), 1)
 
+    _OPEN_TALLIES[0] += 1
     try:
         yield seconds
     finally:
-        del _TALLY[start:]
+        _OPEN_TALLIES[0] -= 1
+        if not _OPEN_TALLIES[0]:
+            _TALLY.clear()
 
 
 def _report(desc, done, total, start, bar):
