@@ -393,10 +393,11 @@ standard errors below are over seeds.{timing})
 - **[KZ]'s cardinality question** ({c["KZ-cardinality"].verdict}): {c["KZ-cardinality"].summary}. The criterion,
   fixed before these runs: own synthetic data lower the test bits per character at the smallest $n_\text{{real}}$ and
   raise them at the largest, each by more than 2 standard errors, for both learners, once every baseline beats
-  uniform guessing and the unigram and no transformer student was stopped by its step budget. With the generator's synthetic data instead (a model
-  that saw {S["generator_n"]:,} other real blocks) the change goes from {generator["transformer"][0]} at
-  {S["real_ns"][0]} real blocks to {generator["transformer"][1]} at {S["real_ns"][-1]:,} for the transformer, and
-  from {generator["ngram"][0]} to {generator["ngram"][1]} for the n-gram; that comparison was not fixed before the
+  uniform guessing and the unigram and no transformer student was stopped by its step budget. With the
+  generator's synthetic data instead (a model that saw {S["generator_n"]:,} other real blocks) the change goes
+  from {generator["transformer"][0]} at {S["real_ns"][0]} real blocks to {generator["transformer"][1]} at
+  {S["real_ns"][-1]:,} for the transformer, and from {generator["ngram"][0]} to {generator["ngram"][1]} for the
+  n-gram; that comparison was not fixed before the
   runs, so it is reported without a verdict.
 - **What is substituted.** Shakespeare's plays for wikitext2 and HelpSteer2, characters for tokens, an n-gram and a
   small transformer trained from scratch for OPT-125m and Gemma-2; ancestral sampling for [S]'s beam search. {demo}
