@@ -100,14 +100,20 @@ def _not_above_unigram(result) -> list[str]:
     return found
 
 
+def _change(result, learner, source):
+    """Mean and standard error over seeds, per n_real, of the change in test bpc from adding ``source``'s
+    synthetic blocks to the real ones."""
+    tables = result.cardinality_bpc.sel(learner=learner).dropna("seed", how="all")
+    return mean_se(tables.sel(source=source) - tables.sel(source="alone"), "seed")
+
+
 def _cardinality_summary(result) -> str:
     """The change in test bpc from adding synthetic data (own, then the generator's), at the smallest and largest
     n_real, per learner."""
     parts = []
     for learner in result.learner.values:
-        tables = result.cardinality_bpc.sel(learner=learner).dropna("seed", how="all")
         for source in ("+ own", "+ generator's"):
-            change, se = mean_se(tables.sel(source=source) - tables.sel(source="alone"), "seed")
+            change, se = _change(result, learner, source)
             ends = [f"{plus_minus(change.isel(n_real=i).item(), se.isel(n_real=i).item(), sign='+')[0]} at "
                     f"{int(change.n_real[i])}" for i in (0, -1)]
             parts.append(f"{learner} {source}: " + ", ".join(ends))
@@ -119,8 +125,7 @@ def _cardinality_verdict(result) -> str:
     than 2 standard errors over seeds, for every learner."""
     verdicts = []
     for learner in result.learner.values:
-        tables = result.cardinality_bpc.sel(learner=learner).dropna("seed", how="all")
-        change, se = mean_se(tables.sel(source="+ own") - tables.sel(source="alone"), "seed")
+        change, se = _change(result, learner, "+ own")
         helps = float(change.isel(n_real=0)) < -2 * float(se.isel(n_real=0))
         hurts = float(change.isel(n_real=-1)) > 2 * float(se.isel(n_real=-1))
         verdicts.append(helps and hurts if np.all(np.isfinite(se)) else None)

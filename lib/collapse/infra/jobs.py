@@ -84,7 +84,7 @@ def _one_thread_plugin():
         """Every worker of the cluster, present or future (a restarted or scaled-in one), runs one BLAS thread."""
 
         def setup(self, worker):
-            _init_dask_worker()
+            _one_quiet_thread()
 
     return OneThread()
 
@@ -145,10 +145,10 @@ def _report(desc, done, total, start, bar):
 
 def _init_worker(parent: int):
     die_with(parent)
-    _init_dask_worker()
+    _one_quiet_thread()
 
 
-def _init_dask_worker():
+def _one_quiet_thread():
     os.environ["COLLAPSE_PROGRESS"] = "0"  # the parent's bar counts jobs; workers' bars would interleave
     config.set_threads(1)
 
