@@ -29,6 +29,8 @@ def main(argv=None) -> int:
     every.add_argument("--mode", choices=config.MODES, default=config.DEFAULT_MODE)
     every.add_argument("--jobs", "-j", type=int, default=1, metavar="N",
                        help="notebooks run at once, sharing the cores (each gets cores // N job workers)")
+    planned = commands.add_parser("plan", help="print each notebook's work and expected time before a long run")
+    planned.add_argument("--mode", choices=config.MODES, default=config.DEFAULT_MODE)
     args = parser.parse_args(argv)
 
     if args.command == "fetch":
@@ -45,6 +47,12 @@ def main(argv=None) -> int:
         from collapse.infra import report as generated
 
         return generated.write(check=args.check)
+    if args.command == "plan":
+        from collapse.infra import plan
+
+        config.set_threads(1)
+        print(plan.render(*plan.plan(args.mode), args.mode))
+        return 0
     if args.command == "site":
         from collapse.infra import site
 
