@@ -61,6 +61,7 @@ import xarray as xr
 from IPython.display import Markdown
 
 import collapse
+from collapse.claims import plus_minus
 from collapse.core.labels import from_jobs
 from collapse.core.stats import mean_se
 from collapse.infra.figures import band
@@ -156,12 +157,6 @@ def runs(name, key="bpc"):
     return result[key].sel(learner=name).dropna("seed", how="all")
 
 
-def plus_minus(mean, se, sign=""):
-    """'mean ± se' cells (vectorised over arrays); the mean alone where one run gives no standard error."""
-    return np.vectorize(lambda m, e: f"{m:{sign}.3f} ± {e:.3f}" if np.isfinite(e) else f"{m:{sign}.3f}",
-                        otypes=[str])(mean, se)
-
-
 fig, axes = plt.subplots(1, 2, figsize=(11, 3.8), layout="constrained")
 for ax, name in zip(axes, learners):
     for k, label in enumerate(labels):
@@ -179,7 +174,7 @@ final = {name: [v.values for v in mean_se(runs(name).sel(workflow=labels).isel(g
 table = pd.DataFrame({
     (name, col): values for name in learners for col, values in (
         ("bpc at generation 0", runs(name).sel(workflow=labels).isel(generation=0).mean("seed").values.round(3)),
-        (f"bpc at generation {S['generations'] - 1}", [plus_minus(m, s) for m, s in zip(*final[name])]),
+        (f"bpc at generation {S['generations'] - 1}", plus_minus(*final[name])),
         ("perplexity per char, final", (2 ** final[name][0]).round(2)))
 }, index=pd.Index(labels, name="workflow"))
 table
@@ -268,7 +263,7 @@ for ax, name in zip(axes[0], learners):
     for source, label in (("+ own", "+ own synthetic"), ("+ generator's", "+ generator's synthetic")):
         mean, se = (v.values for v in mean_se(tables.sel(source=source) - tables.sel(source="alone"), "seed"))
         ax.errorbar(tables.n_real, mean, yerr=2 * np.nan_to_num(se), fmt="o-", ms=4, capsize=2, label=label)
-        rows += [dict(learner=name, source=label, n_real=int(n), change=plus_minus(m, s, "+"))
+        rows += [dict(learner=name, source=label, n_real=int(n), change=plus_minus(m, s, sign="+")[0])
                  for n, m, s in zip(tables.n_real.values, mean, se)]
     ax.axhline(0, color="k", lw=0.8)
     ax.axvline(S["generator_n"], color="0.5", ls=":", lw=1)

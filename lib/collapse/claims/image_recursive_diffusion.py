@@ -1,58 +1,201 @@
-"""Claims of notebook 04 (a U-Net DDPM retrained on Fashion-MNIST with fresh data)."""
+"""Claims of notebook 04 (a U-Net DDPM retrained on Fashion-MNIST with fresh data), and the derived numbers its
+figures share with them: drift over seeds, eta_hat over the calibrated window with its validated interval."""
 
 import numpy as np
+import scipy.stats
 
 from collapse.claims import Claim, held
+from collapse.core.stats import mean_se
+
+TOLERANCE = 0.1  # on eta: the spread of the paper's own values across alpha (0.25-0.35, Fig. 9)
+SMALL = 0.05  # the largest 2 s.e. at which "eta_hat within 2 s.e. of 0" still rules out an observable error
+
+
+def final_drift(result, key: str = "kl"):
+    """Mean and standard error over seeds of a drift metric at the last generation, per alpha (the control too)."""
+    return mean_se(result[key].isel(generation=-1), "seed")
+
+
+def paired(result, first, second, key: str = "kl"):
+    """The last generation's ``key`` at alpha ``first`` minus at ``second``, paired by seed (a seed's arms share its
+    generation 0): mean, standard error and the two-sided 95 % Student t factor for that many seeds."""
+    last = result[key].isel(generation=-1)
+    mean, se = mean_se(last.sel(alpha=first) - last.sel(alpha=second), "seed")
+    return float(mean), float(se), float(scipy.stats.t.ppf(0.975, result.sizes["seed"] - 1))
+
+
+def excess_over_control(result, key: str = "kl"):
+    """Each alpha's final drift minus the alpha = 1 control's, paired by seed: mean and standard error over seeds."""
+    last = result[key].isel(generation=-1)
+    return mean_se(last - last.sel(alpha=1.0), "seed")
+
+
+def signed(mean: float, se: float, factor: float) -> str:
+    """A positive effect beyond ``factor`` standard errors: reproduced; a negative one: not reproduced; else
+    inconclusive (a few seeds cannot tell a small effect from none)."""
+    return "reproduced" if mean > factor * se else "not reproduced" if mean < -factor * se else "inconclusive"
+
+
+def estimator_bias(result) -> float:
+    """How far the eta_hat estimator reads below the exact eta on the Gaussian case, at the notebook's path count with
+    its features: the larger of the two error shapes' shortfalls (0 if it reads high)."""
+    check = result.sel(paths=result.paths.max(), features=result.features[0])
+    return max(0.0, float((result.check_exact - check.check_eta).max()))
+
+
+def observed_eta(result):
+    """eta_hat over the calibrated window t >= t_cut, per alpha and generation, with its standard error."""
+    at = result.sel(cut=float(result.t_cut))
+    return at.eta, at.eta_se
+
+
+def eta_after_start(result, form: str = "eta"):
+    """Mean eta_hat over the generations after 0 (window t >= t_cut), per alpha, and its standard error (each
+    generation's paths are its own); ``form="eta_r2"``: the held-out R^2 form, a lower estimate in expectation."""
+    at = result.sel(cut=float(result.t_cut)).isel(generation=slice(1, None))
+    count = at.sizes["generation"]
+    return at[form].mean("generation"), np.sqrt((at[f"{form}_se"] ** 2).sum("generation")) / count
+
+
+def interval(estimate, se, bias):
+    """(low, high): 2 standard errors either side, the high end raised by the estimator's measured bias."""
+    return estimate - 2 * se, estimate + bias + 2 * se
 
 
 def claims(result, parameters, sizes):
-    alphas = parameters["alphas"]
-    final_kl = result.kl.sel(alpha=alphas).isel(generation=-1).values
-    floor = float(result.floor_kl)
+    alphas = sorted(parameters["alphas"])
+    seeds = result.sizes["seed"]
+    kl, kl_se = final_drift(result)
+    gaps = [paired(result, a, b) for a, b in zip(alphas, alphas[1:])]
+    factor = gaps[0][2]
+    order = ("reproduced" if all(m > f * e for m, e, f in gaps) else
+             "not reproduced" if any(m < -f * e for m, e, f in gaps) else "inconclusive")
+    excess, excess_se = excess_over_control(result)
+    low = alphas[0]
     eta, se = result.ablation_eta, result.ablation_eta_se
     aligned, rotated = eta.sel(perturbation="aligned"), eta.sel(perturbation="random direction")
-    time_only = eta.sel(perturbation="time only")
+    time_only, time_se = eta.sel(perturbation="time only"), se.sel(perturbation="time only")
     first_gap = (aligned - rotated) > 2 * np.hypot(se.sel(perturbation="aligned"),
                                                     se.sel(perturbation="random direction"))
     second_gap = rotated > 2 * se.sel(perturbation="random direction") + abs(time_only)
-    time_only_zero = abs(time_only) <= 2 * se.sel(perturbation="time only")
-    mean_eta = float(result.eta.sel(alpha=alphas).isel(generation=slice(1, None)).mean())
+    time_only_zero = (abs(time_only) <= 2 * time_se) & (2 * time_se <= SMALL)
+    bias = estimator_bias(result)
+    mean_eta, mean_eta_se = eta_after_start(result)
+    lower, lower_se = eta_after_start(result, "eta_r2")
+    by_alpha = mean_eta.sel(alpha=alphas)
+    spread = float(by_alpha.max() - by_alpha.min())
+    spread_se = float(np.hypot(mean_eta_se.sel(alpha=by_alpha.idxmax()), mean_eta_se.sel(alpha=by_alpha.idxmin())))
+    seen = bool(((lower - 2 * lower_se).sel(alpha=alphas) > 0).all())
+    lows, highs = interval(by_alpha, mean_eta_se.sel(alpha=alphas), bias)
+    check = result.sel(paths=result.paths.max(), features=result.features[0])
+    errors = (check.check_eta - result.check_exact).values
+    validated = bool(np.all(np.abs(errors) <= TOLERANCE))
+    t_cut = float(result.t_cut)
+    more_seeds = (f"{seeds} seeds give a 95 % t factor of {factor:.1f}: more seeds (each its own generation 0 and "
+                  f"{result.sizes['alpha']} chains) would decide a gap this size")
+    similar = ("inconclusive" if not (validated and seen) else "reproduced" if spread + 2 * spread_se <= TOLERANCE
+               else "not reproduced" if spread - 2 * spread_se > TOLERANCE else "inconclusive")
     return [
         Claim("K-drift-order-images", "[K] Sec. 6, Figs. 8, 10",
               "the drift from the data falls as alpha grows", "empirical",
-              "Gaussian KL of classifier features at the last generation falls with alpha, each gap larger than "
-              "the KL between two sets of real images (the floor finite samples leave; one seed, so no interval)",
-              {**{f"kl_alpha{a:g}": v for a, v in zip(alphas, final_kl)}, "floor_kl": floor},
-              held(bool(np.all(-np.diff(final_kl) > floor))),
-              "final feature KL " + ", ".join(f"{v:.2f}" for v in final_kl) + f"; real-data floor {floor:.3f}",
-              figure="fig10_image_drift", note="one seed per alpha"),
+              f"Gaussian KL of classifier features at the last generation, differences between consecutive alpha "
+              f"paired by seed ({seeds} seeds share a generation 0 each): reproduced if every gap exceeds the 95 % "
+              f"Student t factor ({factor:.2f} for {seeds - 1} degrees of freedom) times its standard error, not "
+              f"reproduced if one is that far below 0, else inconclusive",
+              {**{f"kl_alpha{a:g}": float(kl.sel(alpha=a)) for a in alphas},
+               **{f"gap_{a:g}_{b:g}": m for (a, b), (m, _, _) in zip(zip(alphas, alphas[1:]), gaps)},
+               **{f"gap_{a:g}_{b:g}_se": e for (a, b), (_, e, _) in zip(zip(alphas, alphas[1:]), gaps)}},
+              order,
+              "final feature KL " + ", ".join(f"{float(kl.sel(alpha=a)):.2f} ± {float(kl_se.sel(alpha=a)):.2f}"
+                                              for a in alphas) + "; paired gaps "
+              + ", ".join(f"{m:+.2f} ± {e:.2f}" for m, e, _ in gaps) + f" ({seeds} seeds)",
+              figure="fig10_image_drift", note=more_seeds),
+        Claim("K-drift-control-images", "[K] Sec. 6 (fresh data), with a control of ours",
+              "the drift comes from the synthetic data, not from training the network for longer", "empirical",
+              f"at the last generation the feature KL at alpha = {low:g} minus the alpha = 1 control's (the same "
+              f"continued training on real data only), paired by seed: reproduced if above {factor:.2f} (the 95 % "
+              f"Student t factor) standard errors, not reproduced if that far below 0, else inconclusive",
+              {**{f"excess_alpha{a:g}": float(excess.sel(alpha=a)) for a in alphas},
+               **{f"excess_alpha{a:g}_se": float(excess_se.sel(alpha=a)) for a in alphas},
+               "kl_control": float(kl.sel(alpha=1.0))},
+              signed(float(excess.sel(alpha=low)), float(excess_se.sel(alpha=low)), factor),
+              "KL above the control " + ", ".join(f"{float(excess.sel(alpha=a)):+.2f} ± "
+                                                   f"{float(excess_se.sel(alpha=a)):.2f} at alpha = {a:g}"
+                                                   for a in alphas) + f"; control {float(kl.sel(alpha=1.0)):.2f}",
+              figure="fig10_image_drift", note=more_seeds),
+        Claim("C-eta-estimator-images", "this companion (the eta_hat estimator of Fig. 9)",
+              "the cross-fitted eta_hat recovers eta at image dimension and this path count", "empirical",
+              f"on a Gaussian fitted to the images (196 dimensions, exact eta), with the notebook's features and "
+              f"{int(result.paths.max())} paths, eta_hat within {TOLERANCE} of eta for both error shapes (the spread "
+              f"of the paper's own values across alpha, which Fig. 9's comparison needs to resolve)",
+              {**{f"eta_exact_{s}": float(v) for s, v in zip(("covariance", "mean_shift"), result.check_exact.values)},
+               **{f"eta_hat_{s}": float(v) for s, v in zip(("covariance", "mean_shift"), check.check_eta.values)}},
+              held(validated),
+              "; ".join(f"{shape}: eta {float(exact):.2f}, eta_hat {float(hat):.2f} ± {float(hat_se):.2f}"
+                        for shape, exact, hat, hat_se in zip(result.shape.values, result.check_exact.values,
+                                                             check.check_eta.values, check.check_eta_se.values)),
+              figure="fig9_image_observability",
+              note="a Gaussian case: both errors' log-likelihood ratios are (nearly) functions of the features; on "
+                   "the images, where the endpoint law is a mixture of near-point components and the error a "
+                   "network's, the bias is not measured, and the held-out R^2 form is the safe lower estimate"),
         Claim("K-Fig2-ablation-order", "[K] Fig. 2", "eta: aligned error > the same error turned > time only ~ 0",
-              "empirical", "each gap larger than 2 combined standard errors of the cross-fitted eta_hat, and the "
-              "time-only eta_hat within 2 standard errors of 0, at every perturbation size beta",
+              "empirical", f"each gap larger than 2 combined standard errors of the cross-fitted eta_hat, and the "
+              f"time-only eta_hat within 2 standard errors of 0 with those 2 standard errors at most {SMALL} (so "
+              f"that the test could see an observable error), at every perturbation size beta; one feature set "
+              f"without the score (principal coordinates and their squares) for every perturbation",
               {"eta_aligned": float(aligned.max()), "eta_rotated": float(rotated.max()),
-               "eta_time_only": float(abs(time_only).max())},
+               "eta_time_only": float(abs(time_only).max()), "eta_time_only_se": float(time_se.max())},
               held(bool(first_gap.all() and second_gap.all() and time_only_zero.all())),
               "; ".join(f"beta {b:g}: aligned {float(aligned.sel(beta=b)):.2f}, turned "
                         f"{float(rotated.sel(beta=b)):.2f}, time only {float(time_only.sel(beta=b)):+.3f}"
                         for b in result.beta.values),
               figure="fig2_perturbation_observability",
-              note="the regression's features include the denoising residual, which contains the aligned error's "
-                   "first-order log-likelihood ratio but not the turned one's: the ordering may favour one arm"),
+              note="the aligned error's first-order log-likelihood ratio is the score at the endpoint along the "
+                   "shift, which these features represent only as far as the images are Gaussian: an oracle feature "
+                   "(that score) beside the generic ones would measure how low the aligned arm reads"),
+        Claim("K-eta-alpha-images", "[K] Sec. 6, Fig. 9", "eta of the retrained model is similar across alpha",
+              "empirical", f"the mean eta_hat over the generations after 0 (window t >= {t_cut:g}): reproduced if its "
+              f"spread across alpha plus 2 standard errors is at most {TOLERANCE} (the spread of the paper's own "
+              f"values), not reproduced if the spread minus 2 standard errors exceeds it, else inconclusive; "
+              f"inconclusive too unless the estimator's check passed and the R^2 form's lower end is above 0 for "
+              f"every alpha (an estimator that reads 0 everywhere would make every alpha alike)",
+              {**{f"eta_alpha{a:g}": float(by_alpha.sel(alpha=a)) for a in alphas}, "spread": spread,
+               "spread_se": spread_se, **{f"eta_r2_alpha{a:g}": float(lower.sel(alpha=a)) for a in alphas}},
+              similar,
+              "mean eta_hat " + ", ".join(f"{float(by_alpha.sel(alpha=a)):.2f}" for a in alphas)
+              + f" for alpha = {', '.join(f'{a:g}' for a in alphas)} (spread {spread:.2f} ± {spread_se:.2f}); "
+              + "R^2 form " + ", ".join(f"{float(lower.sel(alpha=a)):.2f}" for a in alphas),
+              figure="fig9_image_observability",
+              note="one seed (the observed chains); decided once the R^2 form's lower end is above 0 for every alpha, "
+                   "with features that see the network's error"),
         Claim("K-eta-images", "[K] Sec. 6, Fig. 9", "on CIFAR-10, eta of the retrained model lies around 0.25-0.35",
-              "not-reproducible-here", "CIFAR-10 is not available offline; on Fashion-MNIST the number would still be "
-              "undecidable until the estimator is validated at this dimension and path count (the cross-fitted ridge "
-              "estimator is biased low in 196 dimensions with 1000 paths)",
-              {"mean_eta_hat": mean_eta}, "inconclusive",
-              f"mean eta_hat after generation 0: {mean_eta:.3f}", figure="fig9_image_observability",
-              note="an exact Gaussian case at image dimension would measure the estimator's bias"),
+              "not-reproducible-here", "CIFAR-10 is not available offline; Fashion-MNIST's eta_hat is reported as "
+              "the held-out R^2 form's lower end and the covariance form's interval of 2 standard errors, its high "
+              "end raised by the estimator's bias measured on the Gaussian case",
+              {"eta_low": float(lows.min()), "eta_high": float(highs.max()), "estimator_bias": bias,
+               "eta_r2_low": float((lower - 2 * lower_se).sel(alpha=alphas).min())},
+              "inconclusive",
+              f"Fashion-MNIST, t >= {t_cut:g}: eta_hat in [{float(lows.min()):.2f}, {float(highs.max()):.2f}] "
+              f"across alpha (Gaussian-case bias {bias:.2f}); R^2 form at least "
+              f"{float((lower - 2 * lower_se).sel(alpha=alphas).min()):.2f}", figure="fig9_image_observability",
+              note="a different dataset: the paper's number is for CIFAR-10"),
     ]
 
 
 def tables(result, parameters, sizes) -> dict:
     import pandas as pd
 
-    alphas = parameters["alphas"]
-    last = result.sel(alpha=alphas).isel(generation=-1)
-    frame = pd.DataFrame({"alpha": alphas, "feature KL to the data": [f"{v:.3g}" for v in last.kl.values],
-                          "real-data floor": f"{float(result.floor_kl):.3g}"}).set_index("alpha")
-    return {f"Images (notebook 04): drift at generation {result.generation.size - 1}, one seed": frame}
+    from collapse.claims import plus_minus
+
+    arms = result.alpha.values
+    kl, kl_se = final_drift(result)
+    fid, fid_se = final_drift(result, "fid")
+    excess, excess_se = excess_over_control(result)
+    floor, floor_se = mean_se(result.floor_kl, "seed")
+    frame = pd.DataFrame({"alpha": [f"{a:g}" + (" (control)" if a == 1 else "") for a in arms],
+                          "feature KL to the data": plus_minus(kl.values, kl_se.values),
+                          "KL above the control": plus_minus(excess.values, excess_se.values, sign="+"),
+                          "FID (classifier features)": plus_minus(fid.values, fid_se.values),
+                          "real-data floor (KL)": plus_minus(float(floor), float(floor_se))[0]}).set_index("alpha")
+    seeds = result.sizes["seed"]
+    return {f"Images (notebook 04): drift at generation {result.generation.size - 1}, {seeds} seeds": frame}

@@ -6,10 +6,14 @@
   histogram (mode loss).
 - Observability across generations (Fig. 9): the ideal path is driven by the exact score of the training set
   q_g the model was fitted on (a finite set of images, so its noised law is a Gaussian mixture with one
-  component per image), the learned score is the network's; eps_star^2 and eta_hat come from
-  :class:`collapse.core.diffusion.PathStatistics` and :func:`collapse.core.bounds.observability` on the same paths.
+  component per image), the learned score is the network's. That reference memorises, so at small noise every
+  model that generalises is far from it: :class:`WindowedStatistics` records the error over windows t >= cut,
+  the same energy of the exact score of as many *disjoint* real images calibrates that floor, and
+  :func:`choose_cut` picks the window where the floor is small. eta_hat is the cross-fitted regression of
+  :mod:`collapse.core.observability` on one generic feature set (:class:`EndpointFeatures`), validated where eta
+  is exact, at this dimension and path count, by :func:`estimator_check`.
 - Perturbation ablation (Fig. 2): on a trained network, the ideal path is driven by its own score and the
-  "learned" score carries a known error (:func:`perturbed_scores`): aligned (the score of slightly shifted data),
+  "learned" score carries a known error (:class:`Perturbations`): aligned (the score of slightly shifted data),
   the same error in a random direction, or a time-only error, oscillating or constant.
 """
 
@@ -24,13 +28,14 @@ from sklearn.preprocessing import StandardScaler
 from torch import nn
 from torch.nn import functional as F
 
-from collapse.core.bounds import observability
 from collapse.core.diffusion import PathStatistics, SamplerConfig, log_snr, ou_coefficient, ou_sigma, reverse_sde
 from collapse.core.gaussian import chi2_gaussian, kl_gaussian
 from collapse.core.mixture import GaussianMixture
+from collapse.core.observability import held_out_predictions, observability_forms
 from collapse.core.recursion import RecursionState, Workflow, from_array, run_recursion
 from collapse.models import fashion_mnist
 from collapse.models.ddpm import DDPM
+from collapse.studies.single_generation import GaussianTestbed
 
 PERTURBATIONS = ("aligned", "random direction", "time only", "time only, constant")
 
@@ -126,18 +131,48 @@ class FeatureSpace:
 
 
 # ---------------------------------------------------------------------------------------------- observability
+class EndpointFeatures:
+    """The one feature set of every eta_hat here: an endpoint's coordinates z in all the principal directions of the
+    real training images, and their squares. Generic (no score enters, so no perturbation's log-likelihood ratio is
+    built in) and, on a Gaussian fitted to the images, nearly sufficient: there log p_hat / p is a quadratic in the
+    endpoint, whose diagonal part in the principal basis z, z^2 span (:func:`estimator_check` measures the rest)."""
+
+    def __init__(self, real: np.ndarray):
+        flat = np.asarray(real, float).reshape(len(real), -1)
+        self.center = flat.mean(axis=0)
+        self.basis = np.linalg.eigh(np.cov(flat, rowvar=False))[1][:, ::-1]
+
+    def __call__(self, y) -> np.ndarray:
+        z = (np.asarray(y, float) - self.center) @ self.basis
+        return np.hstack([z, z**2])
+
+
 def endpoint_regressor():
-    """E[M_T | Y_t0] on images: ridge regression (penalty by cross-validation) on :func:`endpoint_features`."""
+    """E[M_T | Y_t0] on images: ridge regression (penalty by cross-validation) on standardised features."""
     return make_pipeline(StandardScaler(), RidgeCV(alphas=np.logspace(-2, 5, 15)))
 
 
-def endpoint_features(y: torch.Tensor, score, t0: float) -> np.ndarray:
-    """The endpoint, the driving score there (scaled by sigma_t0^2, a denoising residual) and its energy. To first
-    order an error's log-likelihood ratio log p_hat / p is a function of the endpoint through the density: a
-    shift delta of the data gives -delta . s(y), a change of scale the residual energy; directions that pixels
-    alone, in a linear regression, cannot represent."""
-    residual = ou_sigma(t0) ** 2 * score(y, t0)
-    return torch.cat([y, residual, (residual**2).sum(dim=1, keepdim=True)], dim=1).numpy()
+def eta_hat(martingale, energy, features) -> dict:
+    """Both cross-fitted forms of eta_hat (covariance and held-out R^2) with standard errors, by the endpoint
+    regression; ``martingale`` and ``energy`` per path."""
+    predicted = held_out_predictions(np.asarray(martingale), features, endpoint_regressor())
+    return observability_forms(np.asarray(martingale), predicted, np.asarray(energy))
+
+
+class WindowedStatistics:
+    """:class:`collapse.core.diffusion.PathStatistics` of an ideal path (driven by the true score) for the error
+    restricted to each window t >= cut: per path and cut, the energy and the martingale M of a learned score
+    equal to ``other`` at t >= cut and to the true score below. One evaluation of ``other`` serves every cut."""
+
+    def __init__(self, other, cuts):
+        self.other, self.cuts = other, np.asarray(cuts, float)
+        self.energy = self.martingale = 0.0
+
+    def record(self, y, t, score, dB, dt):
+        e = self.other(y, t) - score
+        inside = torch.from_numpy(t >= self.cuts).to(e.dtype)  # (cuts,)
+        self.energy = self.energy + (e * e).sum(1)[:, None] * dt * inside
+        self.martingale = self.martingale - (e * dB).sum(1)[:, None] * inside
 
 
 def training_set_score(train: np.ndarray):
@@ -154,25 +189,51 @@ def ideal_paths(score, d: int, sampler: SamplerConfig, paths: int, rng, recorder
     return reverse_sde(score, y, generator, sampler, tuple(recorders))
 
 
-def path_observability(stats: PathStatistics, features: np.ndarray) -> tuple[float, float, float]:
-    """(eps^2, eta_hat, its standard error) of one recorder's paths, by the endpoint regression."""
-    energy, martingale = stats.energy.numpy(), stats.martingale.numpy()
-    eta, eta_se = observability(martingale, features, energy, regressor=endpoint_regressor())
-    return float(energy.mean()), eta, eta_se
+def generation_observability(model: DDPM, train: np.ndarray, disjoint: np.ndarray, features: EndpointFeatures,
+                             cuts, paths: int, steps: int, rng) -> dict:
+    """Fig. 9 for one fitted model, per window t >= cut: eps_star^2 of the network against the exact score of the
+    training set q_g it was fitted on, eta_hat (both forms), and the reference floor: the same energy for the exact
+    score of ``disjoint`` real images (as many, none of them in q_g), a model that generalises perfectly from other
+    data and still scores a memoriser's gap at small noise."""
+    network, floor = WindowedStatistics(model.score(), cuts), WindowedStatistics(training_set_score(disjoint), cuts)
+    y = ideal_paths(training_set_score(train), train[0].size, model.sampler(steps), paths, rng, (network, floor))
+    x = features(y.numpy())
+    forms = [eta_hat(network.martingale[:, k], network.energy[:, k], x) for k in range(len(cuts))]
+    return {"eps_star2": network.energy.mean(0).numpy(), "floor_eps2": floor.energy.mean(0).numpy(),
+            **{key: np.array([f[key] for f in forms]) for key in forms[0]}}
 
 
-def generation_observability(model: DDPM, train: np.ndarray, paths: int, steps: int, rng) -> dict:
-    """eps_star^2 and eta_hat of a fitted model against the training set it was fitted on (Fig. 9)."""
-    stats = PathStatistics(model.score(), driven_by="true")
-    reference = training_set_score(train)
-    y = ideal_paths(reference, train[0].size, model.sampler(steps), paths, rng, (stats,))
-    eps_star2, eta, eta_se = path_observability(stats, endpoint_features(y, reference, model.t0))
-    return {"eps_star2": eps_star2, "eta": eta, "eta_se": eta_se}
+def estimator_check(resolution: int, count: int, features: EndpointFeatures, paths: int, steps: int, beta: float,
+                    seed: int) -> dict:
+    """eta_hat where eta is exact, at image dimension and the notebook's path count: data N(mean, cov) fitted to
+    the first ``count`` real training images (cov + 0.05 I: the pooled images' smallest variances are near 0,
+    which a sampler of tens of steps cannot resolve), affine score errors of notebook 01 (a covariance error and a
+    mean shift, whose exact eta comes from the chain's exact moments), and the generic :class:`EndpointFeatures`
+    or the pixels alone, at ``paths`` and a quarter of them. The testbed's sampler has a uniform grid (T = 4,
+    t0 = 0.02), as its exact moments need; the dimension, the features, the regression and the path count are the
+    notebook's."""
+    real, _ = real_images(resolution, count)
+    flat = real.reshape(len(real), -1).astype(float)
+    bed = GaussianTestbed(flat.mean(axis=0), np.cov(flat, rowvar=False) + 0.05 * np.eye(flat.shape[1]),
+                          SamplerConfig(T=4.0, t0=0.02, steps=steps))
+    shapes, counts, sets = ("covariance", "mean_shift"), (paths // 4, paths), ("generic", "pixels")
+    out = {"exact": np.array([bed.eta(shape) for shape in shapes]),
+           **{key: np.zeros((len(shapes), len(counts), len(sets))) for key in ("eta", "eta_se", "eta_r2", "eta_r2_se")}}
+    for i, shape in enumerate(shapes):
+        for j, count in enumerate(counts):
+            rng = np.random.default_rng([seed, 5, i, j])
+            stats = PathStatistics(bed.learned_score(shape, beta))
+            y = reverse_sde(bed.score(), rng.standard_normal((count, bed.dim)), rng, bed.config, (stats,))
+            for k, x in enumerate((features(y), y)):
+                for key, value in eta_hat(stats.martingale, stats.energy, x).items():
+                    out[key][i, j, k] = value
+    return out
 
 
-def perturbed_scores(score, current, kind: str, beta: float, d: int, T: float, t0: float, steps: int, rng):
-    """The "learned" score of the ablation, as a function of (y, t) on float64 tensors, around the network's ``score``;
-    ``current(y, t)`` is the same score at the sampler's current step (remembered, so it costs no network pass).
+class Perturbations:
+    """The "learned" scores of the ablation around a network's ``score``, which also drives the ideal paths: each
+    step's score and its value at shifted points are computed once and reused by every perturbation (as functions
+    of (y, t) on float64 tensors; the driving score must be called first at each step, as the sampler does).
 
     ``aligned``: the exact score of the data shifted by beta along a fixed unit direction v (the network's score
     at y - a_t beta v): what a model that learned a slightly different image distribution would use, all of whose
@@ -182,58 +243,54 @@ def perturbed_scores(score, current, kind: str, beta: float, d: int, T: float, t
     it averages out (notebook 01's oscillating error); ``time only, constant``: the same without the alternation,
     a drift of the path that does show in the sample (notebook 01's constant error).
     """
-    if kind not in PERTURBATIONS:
-        raise ValueError(f"perturbation kind={kind!r} is unknown; use one of {', '.join(PERTURBATIONS)}")
-    shift = rng.standard_normal(d)
-    shift *= beta / np.linalg.norm(shift)
-    rotation = np.linalg.qr(rng.standard_normal((d, d)))[0]
-    u = rng.standard_normal(d)
-    u /= np.linalg.norm(u)
-    shift, rotation, u = (torch.from_numpy(v) for v in (shift, rotation, u))
-    span = log_snr(t0) - log_snr(T)
 
-    def aligned_error(y, t):
-        return score(y - ou_coefficient(t) * shift, t) - current(y, t)
-
-    def time_error(t):
-        sign = float(np.cos(np.pi * steps * (log_snr(t) - log_snr(T)) / span)) if kind == "time only" else 1.0
-        return beta * sign * ou_coefficient(t) * u / ou_sigma(t) ** 2
-
-    if kind == "aligned":
-        return lambda y, t: score(y - ou_coefficient(t) * shift, t)
-    if kind == "random direction":
-        return lambda y, t: current(y, t) + aligned_error(y, t) @ rotation.T
-    return lambda y, t: current(y, t) + time_error(t)
-
-
-class Remembered:
-    """A score function that remembers its last value, so that other functions of the same step reuse it."""
-
-    def __init__(self, score):
-        self.score, self.last = score, None
+    def __init__(self, score, d: int, T: float, t0: float, steps: int, rng):
+        self.score, self.T, self.steps, self.span = score, T, steps, log_snr(t0) - log_snr(T)
+        v, u = rng.standard_normal(d), rng.standard_normal(d)
+        rotation = np.linalg.qr(rng.standard_normal((d, d)))[0]
+        self.v, self.u, self.rotation = (torch.from_numpy(w) for w in (v / np.linalg.norm(v), u / np.linalg.norm(u),
+                                                                        rotation))
+        self.current, self.shifted = None, {}
 
     def __call__(self, y, t):
-        self.last = self.score(y, t)
-        return self.last
+        """The driving score; clears the shifted values of the previous step."""
+        self.current, self.shifted = self.score(y, t), {}
+        return self.current
 
-    def current(self, y, t):
-        return self.last
+    def shifted_score(self, y, t, beta):
+        if beta not in self.shifted:
+            self.shifted[beta] = self.score(y - ou_coefficient(t) * beta * self.v, t)
+        return self.shifted[beta]
+
+    def time_error(self, t, beta, oscillating):
+        sign = np.cos(np.pi * self.steps * (log_snr(t) - log_snr(self.T)) / self.span) if oscillating else 1.0
+        return beta * float(sign) * ou_coefficient(t) * self.u / ou_sigma(t) ** 2
+
+    def learned(self, kind: str, beta: float):
+        if kind not in PERTURBATIONS:
+            raise ValueError(f"perturbation kind={kind!r} is unknown; use one of {', '.join(PERTURBATIONS)}")
+        if kind == "aligned":
+            return lambda y, t: self.shifted_score(y, t, beta)
+        if kind == "random direction":
+            return lambda y, t: self.current + (self.shifted_score(y, t, beta) - self.current) @ self.rotation.T
+        return lambda y, t: self.current + self.time_error(t, beta, oscillating=kind == "time only")
 
 
-def perturbation_ablation(model: DDPM, betas, paths: int, steps: int, seed: int) -> dict[str, np.ndarray]:
-    """eps^2 and eta_hat for each perturbation kind and size, all on one set of ideal paths (Fig. 2)."""
-    rng = np.random.default_rng([seed, 2])
+def perturbation_ablation(model: DDPM, betas, features: EndpointFeatures, paths: int, steps: int,
+                          seed: int) -> dict[str, np.ndarray]:
+    """eps^2 and eta_hat (both forms) for each perturbation kind and size, all on one set of ideal paths (Fig. 2),
+    with the generic endpoint features every kind shares."""
     d = model.shape[0] * model.shape[1]
-    driving = Remembered(model.score())
-    recorders = {(kind, beta): PathStatistics(perturbed_scores(
-        model.score(), driving.current, kind, beta, d, model.T, model.t0, steps, np.random.default_rng([seed, 3])))
-        for kind in PERTURBATIONS for beta in betas}
-    y = ideal_paths(driving, d, model.sampler(steps), paths, rng, recorders.values())
-    features = endpoint_features(y, model.score(), model.t0)
-    out = {key: np.zeros((len(PERTURBATIONS), len(betas))) for key in ("eps2", "eta", "eta_se")}
+    driving = Perturbations(model.score(), d, model.T, model.t0, steps, np.random.default_rng([seed, 3]))
+    recorders = {(kind, beta): PathStatistics(driving.learned(kind, beta)) for kind in PERTURBATIONS for beta in betas}
+    y = ideal_paths(driving, d, model.sampler(steps), paths, np.random.default_rng([seed, 2]), recorders.values())
+    x = features(y.numpy())
+    out = {key: np.zeros((len(PERTURBATIONS), len(betas))) for key in ("eps2", "eta", "eta_se", "eta_r2", "eta_r2_se")}
     for (kind, beta), stats in recorders.items():
         i, j = PERTURBATIONS.index(kind), list(betas).index(beta)
-        out["eps2"][i, j], out["eta"][i, j], out["eta_se"][i, j] = path_observability(stats, features)
+        out["eps2"][i, j] = float(stats.energy.mean())
+        for key, value in eta_hat(stats.martingale.numpy(), stats.energy.numpy(), x).items():
+            out[key][i, j] = value
     return out
 
 
@@ -245,15 +302,20 @@ def real_images(resolution: int, count: int | None = None, split: str = "train")
     return fashion_mnist.to_model_scale(x[:count], resolution), y[:count]
 
 
-def make_measure(space: FeatureSpace, metric_samples: int, paths: int, steps: int, grid: int):
+def make_measure(space: FeatureSpace, metric_samples: int, grid: int, observe: dict | None, seed: int):
+    """Each generation's metrics: drift and classes of its samples, and with ``observe`` (the keyword arguments of
+    :func:`generation_observability` but the model, training set and rng) eps_star^2 and eta_hat, on paths of their
+    own stream, so that observing a chain leaves its data draws as they were."""
     def measure(g, model, train, samples, rng):
-        return {**space.measure(samples[:metric_samples]), **generation_observability(model, train, paths, steps, rng),
-                "loss": model.losses[-1], "grid": samples[:grid]}
+        paths_rng = np.random.default_rng([seed, 6, g])
+        observed = generation_observability(model, train, rng=paths_rng, **observe) if observe else {}
+        return {**space.measure(samples[:metric_samples]), **observed, "loss": model.losses[-1],
+                "grid": samples[:grid]}
     return measure
 
 
 def run_chain(alpha: float, ddpm: dict, space: FeatureSpace, n: int, generations: int, resolution: int,
-              train_count: int, metric_samples: int, paths: int, obs_steps: int, grid: int, seed: int,
+              train_count: int, metric_samples: int, grid: int, seed: int, observe: dict | None = None,
               checkpoints=None, start: RecursionState | None = None):
     """Generations 0 .. generations-1 of the fresh-alpha recursion, continuing from ``start`` (a shared
     generation 0: the same for every alpha, as q_0 = p_data) when given. Returns the metrics per generation
@@ -261,14 +323,26 @@ def run_chain(alpha: float, ddpm: dict, space: FeatureSpace, n: int, generations
     train, _ = real_images(resolution, train_count)
     result = run_recursion(DDPM(**ddpm, seed=seed), from_array(train), Workflow("fresh", alpha), generations, n,
                            np.random.default_rng([seed, 4]), checkpoints=checkpoints, start=start,
-                           desc=f"alpha {alpha}", measure=make_measure(space, metric_samples, paths, obs_steps, grid))
+                           desc=f"alpha {alpha} seed {seed}",
+                           measure=make_measure(space, metric_samples, grid, observe, seed))
     return result.metrics, result.state
 
 
+def choose_cut(cuts, floor_eps2, eps_star2, share: float = 0.1) -> float:
+    """The window t >= t_c over which eps_star^2 means an error relative to q_g rather than memorisation: the
+    smallest cut at which the reference floor (a perfect generaliser's energy against the memorising exact score)
+    is at most ``share`` of the network's, so that at most that share of eps_star^2 there is a gap every model that
+    generalises pays. The largest cut when none qualifies."""
+    qualifies = np.asarray(floor_eps2) <= share * np.asarray(eps_star2)
+    return float(np.asarray(cuts)[np.argmax(qualifies)] if qualifies.any() else cuts[-1])
+
+
 def run_one(kind: str, job: dict, checkpoints):
-    """One worker's job for :func:`collapse.infra.jobs.run_jobs`: a ``chain`` (its metrics) or the ``ablation``
-    (of the generation-0 model in ``job["start"]``)."""
+    """One worker's job for :func:`collapse.infra.jobs.run_jobs`: a ``chain`` (its metrics and final state), the
+    ``ablation`` (of the generation-0 model in ``job["start"]``) or the ``estimator`` check."""
     if kind == "chain":
-        return run_chain(**job, checkpoints=checkpoints)[0]
+        return run_chain(**job, checkpoints=checkpoints)
+    if kind == "estimator":
+        return estimator_check(**job)
     start = job.pop("start")
     return perturbation_ablation(start.learner, **job)
