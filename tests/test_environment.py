@@ -54,3 +54,6 @@ def test_the_lock_pins_every_requirement_at_its_version_with_hashes():
         assert locked.get(name, "").split(" ")[0].split("+")[0] == version, f"{name}: lock and requirements differ"
     entries = re.split(r"\n(?=\S)", lock.strip())
     assert all("--hash=sha256:" in entry for entry in entries if not entry.startswith("#"))
+    tools = (ROOT / "requirements-tools.lock").read_text()  # uv, which installs the lock, pinned by hash too
+    version = re.search(r"UV_VERSION := (\S+)", (ROOT / "Makefile").read_text())[1]
+    assert re.search(rf"^uv=={re.escape(version)} \\\n\s+--hash=sha256:", tools, re.M), (version, tools[:100])
