@@ -196,8 +196,11 @@ pd.DataFrame({"accuracy on real test images": (100 * result.class_accuracy.value
 
 # %%
 def over_seeds(values):
+    """'mean ± se' over the seeds of one number per seed; an infinite Gaussian chi^2 is counted, not averaged."""
+    if infinite := int(np.isinf(values).sum()):
+        return f"∞ in {infinite} of {values.sizes['seed']} seeds"
     mean, se = mean_se(values, "seed")
-    return plus_minus(np.atleast_1d(mean.values), np.atleast_1d(se.values))[0] if mean.ndim == 0 else (mean, se)
+    return plus_minus(float(mean), float(se))[0]
 
 
 start = result.isel(generation=0, alpha=0)  # generation 0 is shared by every alpha of a seed
