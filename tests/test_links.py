@@ -46,7 +46,8 @@ def test_a_broken_link_is_found(tmp_path):
 
 def test_nothing_points_outside_the_repository():
     sources = [*ROOT.joinpath("lib").rglob("*.py"), *ROOT.joinpath("notebooks").glob("[0-9]*.py"),
-               *ROOT.joinpath("tests").glob("*.py"), *ROOT.joinpath("benchmarks").glob("*.py")]
+               *ROOT.joinpath("tests").glob("*.py"), *ROOT.joinpath("benchmarks").glob("*.py"),
+               *ROOT.joinpath("scripts").glob("*.py")]
     outside = ("PAPER" + ".md", "../" + "shared")  # spelled so that this file does not contain them
     for path in [*documents(), *sources]:
         assert not [needle for needle in outside if needle in text_of(path)], path
