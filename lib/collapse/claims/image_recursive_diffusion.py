@@ -162,9 +162,9 @@ def claims(result, parameters, sizes):
               {**{f"eta_alpha{a:g}": float(by_alpha.sel(alpha=a)) for a in alphas}, "spread": spread,
                "spread_se": spread_se, **{f"eta_r2_alpha{a:g}": float(lower.sel(alpha=a)) for a in alphas}},
               similar,
-              "mean eta_hat " + ", ".join(f"{float(by_alpha.sel(alpha=a)):.2f}" for a in alphas)
-              + f" for alpha = {', '.join(f'{a:g}' for a in alphas)} (spread {spread:.2f} ± {spread_se:.2f}); "
-              + "R^2 form " + ", ".join(f"{float(lower.sel(alpha=a)):.2f}" for a in alphas),
+              "mean eta_hat " + ", ".join(f"{float(by_alpha.sel(alpha=a)):.3f}" for a in alphas)
+              + f" for alpha = {', '.join(f'{a:g}' for a in alphas)} (spread {spread:.3f} ± {spread_se:.3f}); "
+              + "R^2 form " + ", ".join(f"{float(lower.sel(alpha=a)):.3f}" for a in alphas),
               figure="fig9_image_observability",
               note="one seed (the observed chains); decided once the R^2 form's lower end is above 0 for every alpha, "
                    "with features that see the network's error"),
