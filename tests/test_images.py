@@ -202,3 +202,17 @@ def test_paper_mode_trains_and_samples_for_a_few_steps_on_the_cpu(train_split):
     samples = model.sample(2, np.random.default_rng(0))
     assert sizes["resolution"] == 28 and samples.shape == (2, 1, 28, 28)
     assert np.isfinite(model.losses).all() and np.abs(samples).max() <= 1
+
+
+def test_the_oracle_ablation_runs_on_the_ablations_own_paths(small_ddpm, features):
+    """The oracle ablation re-creates the ablation's paths (same seeds), so its generic-feature eta_hat equals the
+    ablation's; adding the aligned error's first-order log-likelihood ratio as a feature cannot lower the aligned
+    arm's fit by more than noise."""
+    from collapse.core.recursion import RecursionState
+    from collapse.studies import ablation_oracle
+
+    start = RecursionState(generation=1, original=np.zeros((1, 1, 14, 14)), learner=small_ddpm)
+    plain = images.perturbation_ablation(small_ddpm, [0.1], features, paths=600, steps=10, seed=0)
+    oracle = ablation_oracle.oracle_ablation(start, [0.1], features, paths=600, steps=10, seed=0)
+    np.testing.assert_allclose(oracle["eta"][:, 0, 0], plain["eta"][:2, 0], rtol=1e-10)
+    assert oracle["eta"][0, 0, 2] > oracle["eta"][0, 0, 0] - 2 * oracle["eta_se"][0, 0, 0]
