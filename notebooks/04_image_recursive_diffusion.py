@@ -85,6 +85,7 @@ from IPython.display import Markdown
 import collapse
 from collapse.claims import plus_minus
 from collapse.claims.image_recursive_diffusion import (
+    ablation_parts,
     estimator_bias,
     excess_over_control,
     final_drift,
@@ -451,10 +452,9 @@ constant = result.sel(perturbation="time only, constant")
 whole = float(zero.floor_eps2.sel(cut=0) / zero.eps_star2.sel(cut=0))
 memorised = ("most of the whole-path ε⋆² is the gap to which images were memorised, not to the distribution"
              if whole > 0.5 else "which images were memorised is a minor part of the whole-path ε⋆²")
-rule_met = float(zero.floor_eps2.sel(cut=t_cut)) <= share * float(zero.eps_star2.sel(cut=t_cut))
 floor_share = float(zero.floor_eps2.sel(cut=t_cut) / zero.eps_star2.sel(cut=t_cut))
 window_text = (f"Over t ≥ {t_cut:g} the floor is {floor_share:.0%} of ε⋆², within the rule, and that window carries "
-               "Fig. 9." if rule_met else
+               "Fig. 9." if qualifies.any() else
                f"No window met the rule (floor at most {share:.0%} of ε⋆²); the last, t ≥ {t_cut:g}, carries Fig. 9, "
                f"and even there the floor is {floor_share:.0%} of ε⋆²: a memorising reference leaves a gap at every "
                "noise level these windows reach.")
@@ -484,14 +484,7 @@ order_text = (f"With features in which no score enters, the turned error reads h
               f"({float(constant.ablation_eta.max()):.3f}): the reverse of Fig. 2's order. With the aligned error's "
               f"first-order log-likelihood ratio added as a feature its η̂ reads {with_oracle:.2f} (generic features: "
               f"{float(aligned.max()):.2f}), so {oracle_reading}." if gap > 2 * gap_se else "")
-time_only = result.sel(perturbation="time only")
-failed = [name for name, ok in (
-    ("aligned above turned", bool((aligned - turned > 2 * np.hypot(result.ablation_eta_se.sel(perturbation="aligned"),
-                                  result.ablation_eta_se.sel(perturbation="random direction"))).all())),
-    ("turned above the time-only error", bool((turned > 2 * result.ablation_eta_se.sel(perturbation="random direction")
-                                               + abs(time_only.ablation_eta)).all())),
-    ("time only within 2 standard errors of 0", bool((abs(time_only.ablation_eta)
-                                                      <= 2 * time_only.ablation_eta_se).all()))) if not ok]
+failed = [name for name, ok in ablation_parts(result).items() if not ok]
 order_text = (f"Failed parts of the criterion: {'; '.join(failed)}. " if failed else "") + order_text
 widened = f"the measured bias ({bias:.2f}) raises the high end of every η̂ interval" if bias > 0 else \
     "the estimator read no lower than the exact η there, so no bias is added"

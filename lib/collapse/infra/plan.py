@@ -32,8 +32,10 @@ TORCH_UNITS = ("unet", "tokens")
 
 # ---------------------------------------------------------------------------------------------- work per notebook
 def _grid_width(steps: int, grid_points: int, T: float = 4.0, t0: float = 0.02, span: float = 16.0) -> int:
-    """Neighbours per grid point of a propagation step (collapse.core.grid's 8-standard-deviation band)."""
-    return 2 * math.ceil(8 * math.sqrt((T - t0) / steps) / (span / (grid_points - 1))) + 1
+    """Neighbours per grid point of a propagation step (collapse.core.grid's band of _WIDTH standard deviations)."""
+    from collapse.core.grid import _WIDTH
+
+    return 2 * math.ceil(_WIDTH * math.sqrt((T - t0) / steps) / (span / (grid_points - 1))) + 1
 
 
 def work(experiment: str, mode: str) -> dict[str, float]:
@@ -168,13 +170,13 @@ def _token_rate(mode: str, device) -> float:
     import torch
     from torch.nn import functional as F
 
-    from collapse.models.lm import _GPT
-    from collapse.models.text import ALPHABET
+    from collapse.models.lm import _GPT, TransformerLM
 
     t = config.training("language_model_collapse", mode)
     block = config.sizes("language_model_collapse", mode)["block"]
-    net = _GPT(len(ALPHABET), block, t["width"], 2, 4).to(device)
-    tokens = torch.randint(0, len(ALPHABET), (t["batch"], block), device=device)
+    lm = TransformerLM(width=t["width"])  # the notebook's depth and heads: the learner's defaults
+    net = _GPT(lm.vocab, block, lm.width, lm.layers, lm.heads).to(device)
+    tokens = torch.randint(0, lm.vocab, (t["batch"], block), device=device)
     optimiser = torch.optim.AdamW(net.parameters())
 
     def step():

@@ -135,7 +135,8 @@ class EndpointFeatures:
     """The one feature set of every eta_hat here: an endpoint's coordinates z in all the principal directions of the
     real training images, and their squares. Generic (no score enters, so no perturbation's log-likelihood ratio is
     built in) and, on a Gaussian fitted to the images, nearly sufficient: there log p_hat / p is a quadratic in the
-    endpoint, whose diagonal part in the principal basis z, z^2 span (:func:`estimator_check` measures the rest)."""
+    endpoint, whose diagonal part in the principal basis z, z^2 span (:func:`estimator_check` measures the rest).
+    Not on the images themselves: :mod:`collapse.studies.ablation_oracle` shows they miss most of a known error."""
 
     def __init__(self, real: np.ndarray):
         flat = np.asarray(real, float).reshape(len(real), -1)
@@ -193,8 +194,8 @@ def generation_observability(model: DDPM, train: np.ndarray, disjoint: np.ndarra
                              cuts, paths: int, steps: int, rng) -> dict:
     """Fig. 9 for one fitted model, per window t >= cut: eps_star^2 of the network against the exact score of the
     training set q_g it was fitted on, eta_hat (both forms), and the reference floor: the same energy for the exact
-    score of ``disjoint`` real images (as many, none of them in q_g), a model that generalises perfectly from other
-    data and still scores a memoriser's gap at small noise."""
+    score of ``disjoint`` real images (as many, none of them in q_g): another memoriser, of other draws from the
+    same distribution, whose energy is the part of eps_star^2 due to which images were memorised."""
     network, floor = WindowedStatistics(model.score(), cuts), WindowedStatistics(training_set_score(disjoint), cuts)
     y = ideal_paths(training_set_score(train), train[0].size, model.sampler(steps), paths, rng, (network, floor))
     x = features(y.numpy())
