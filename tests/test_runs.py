@@ -50,7 +50,9 @@ def test_a_killed_sweep_leaves_no_worker_and_keeps_its_finished_jobs(tmp_path):
     sweep.wait()
     workers = [int(p.name.split("-")[1]) for p in folder.iterdir()]
     assert workers
-    time.sleep(3)
+    deadline = time.time() + 3
+    while any(alive(pid) for pid in workers) and time.time() < deadline:
+        time.sleep(0.1)
     assert not [pid for pid in workers if alive(pid)], "a worker outlived its killed parent"
     assert len(list(cache.rglob("*.pkl"))) == 2, "the finished jobs' results were not kept"
 
