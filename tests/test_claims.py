@@ -55,6 +55,16 @@ def test_a_hand_edit_of_a_generated_number_is_caught(monkeypatch, tmp_path):
     assert report.write(check=True) == 1
 
 
+def test_the_speed_paragraph_is_rendered_from_the_benchmarks_record(monkeypatch, tmp_path):
+    record = json.loads(report.SPEED.read_text())
+    assert report.speed_section(record) in config.ROOT.joinpath("README.md").read_text()
+    moved = tmp_path / "kde_score.json"
+    moved.write_text(json.dumps({**record, "fraction": record["fraction"] + 0.05}))
+    monkeypatch.setattr(report, "SPEED", moved)
+    monkeypatch.setattr(report, "RESULTS", config.ROOT / "RESULTS.md")
+    assert report.write(check=True) == 1
+
+
 def test_every_verdict_row_of_the_readme_has_a_ledger_entry():
     rows = [line for line in config.ROOT.joinpath("README.md").read_text().split(report.START)[1]
             .split(report.END)[0].splitlines() if line.startswith("| ") and not line.startswith("| claim")]
