@@ -1,8 +1,8 @@
 """The generated report: the README's verdict and result tables and RESULTS.md, rendered from the committed claims
 ledger and results, and the README's speed paragraph, rendered from the kernel benchmark's last record.
 
-``python -m collapse report`` rewrites both; ``python -m collapse report --check`` exits non-zero when either
-differs from what the ledger gives (the test suite runs it), so no number in them can be typed by hand.
+``python -m collapse report`` rewrites them; ``python -m collapse report --check`` exits non-zero when any
+differs from what the ledger or the record gives (the test suite runs it), so no number in them is typed by hand.
 """
 
 from __future__ import annotations
