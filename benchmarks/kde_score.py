@@ -92,17 +92,17 @@ if __name__ == "__main__":
     mixture = kde(paper_gmm(dim=D).sample(N, rng), BANDWIDTH)
     x = mixture.noised(T).sample(N, rng)
     noised = mixture.noised(T)
+    pairs = N * N
     naive, expected = timed(lambda: naive_score(noised.means, noised.variances[0, 0], x))
     # this machine's speed drifts by tens of per cent from one minute to the next, so the fraction of the bound is
     # taken in rounds that measure the bound and the library back to back: the median round, and the range
     rounds = [(machine_bound(D), timed(lambda: mixture.score(x, T))[0]) for _ in range(ROUNDS)]
-    fractions = [N * N / seconds / bound[0] for bound, seconds in rounds]
+    fractions = [pairs / seconds / bound[0] for bound, seconds in rounds]
     library = min(seconds for _, seconds in rounds)
     bound, flops, exps = rounds[int(np.argsort(fractions)[ROUNDS // 2])][0]
     np.testing.assert_allclose(mixture.score(x, T), expected, rtol=1e-9, atol=1e-9)
     straightforward = min(timed(lambda: torch_score(noised.means, noised.variances[0, 0], x))[0] for _ in range(2))
     np.testing.assert_allclose(torch_score(noised.means, noised.variances[0, 0], x), expected, rtol=1e-7, atol=1e-7)
-    pairs = N * N
     print(f"KDE score, {N} queries x {N} centres x d={D}, one thread, float64 (results agree to 1e-9)")
     print(f"  this machine (median round): GEMM {flops:.3g} flop/s, exp {exps:.3g}/s -> bound {bound:.3g} pairs/s")
     print(f"  naive dense numpy  {naive:7.2f} s   {pairs / naive:.3g} pairs/s")

@@ -27,6 +27,13 @@ SWEEP = textwrap.dedent("""
 """)
 
 
+def wait_until(condition, seconds: float) -> None:
+    """Poll ``condition`` until it holds or ``seconds`` pass; the assertion that follows says what was expected."""
+    deadline = time.time() + seconds
+    while not condition() and time.time() < deadline:
+        time.sleep(0.1)
+
+
 def alive(pid: int) -> bool:
     try:
         with open(f"/proc/{pid}/stat") as f:
@@ -42,17 +49,13 @@ def test_a_killed_sweep_leaves_no_worker_and_keeps_its_finished_jobs(tmp_path):
     folder.mkdir()
     env = {**os.environ, "COLLAPSE_CACHE": str(cache)}
     sweep = subprocess.Popen([sys.executable, str(script), str(folder)], env=env)
-    deadline = time.time() + 60
-    while len(list(cache.rglob("*.pkl"))) < 2 and time.time() < deadline:  # the two short jobs finish
-        time.sleep(0.1)
+    wait_until(lambda: len(list(cache.rglob("*.pkl"))) >= 2, 60)  # the two short jobs finish
     time.sleep(1)  # the long jobs start
     sweep.send_signal(signal.SIGKILL)
     sweep.wait()
     workers = [int(p.name.split("-")[1]) for p in folder.iterdir()]
     assert workers
-    deadline = time.time() + 3
-    while any(alive(pid) for pid in workers) and time.time() < deadline:
-        time.sleep(0.1)
+    wait_until(lambda: not any(map(alive, workers)), 3)
     assert not [pid for pid in workers if alive(pid)], "a worker outlived its killed parent"
     assert len(list(cache.rglob("*.pkl"))) == 2, "the finished jobs' results were not kept"
 
@@ -79,14 +82,12 @@ def test_a_terminated_run_leaves_no_papermill_kernel_or_temporary_copy(tmp_path)
     script = f"from collapse.infra import reproduce; from pathlib import Path; " \
              f"reproduce.run(Path({str(path)!r}), Path({str(out)!r}), {{'mode': 'smoke'}})"
     runner = subprocess.Popen([sys.executable, "-c", script], cwd=tmp_path)
-    deadline = time.time() + 60
-    while not started.exists() and time.time() < deadline:
-        time.sleep(0.2)
+    wait_until(started.exists, 60)
     children = subprocess.run(["pgrep", "-f", str(out.parent)], capture_output=True, text=True).stdout.split()
     assert children, "papermill was not running"
     runner.send_signal(signal.SIGTERM)
     runner.wait(timeout=30)
-    time.sleep(3)
+    wait_until(lambda: not any(map(alive, map(int, children))), 3)
     assert not [pid for pid in map(int, children) if alive(pid)], "papermill outlived its terminated parent"
     assert out.read_text() == "committed copy" and list(out.parent.iterdir()) == [out]
 
