@@ -42,6 +42,7 @@ seed = 0
 alphas = [0.1, 0.5, 0.9]
 bandwidth = 0.6  # KDE bandwidth h: the paper's, equal to the components' std
 shown_generations = [1, 2, 5, 10, 20]  # generations g whose samples Fig. 1 shows
+precision = "float64"  # the generation sampler's kernel; "float32" for paper mode on a GPU (measurements stay float64)
 sizes = {}  # overrides of the size table for this mode, e.g. {"runs": 2}: an exploration run, kept apart
 
 # %%
@@ -63,7 +64,7 @@ from collapse.infra.jobs import run_jobs
 from collapse.studies import gmm
 
 exp = collapse.Experiment("gmm_recursive_diffusion", mode, seed=seed, alphas=alphas, bandwidth=bandwidth,
-                          shown_generations=shown_generations, sizes=sizes)
+                          shown_generations=shown_generations, precision=precision, sizes=sizes)
 S = exp.sizes
 sampler = collapse.SamplerConfig(steps=S["steps"])
 data = collapse.paper_gmm(dim=gmm.DIM)
@@ -112,10 +113,10 @@ exp
 # number of paths behind $\hat\eta$.
 
 # %%
-def compute(alphas, bandwidth, seed, sizes):
+def compute(alphas, bandwidth, precision, seed, sizes):
     jobs = [dict(alpha=a, replicate=r, seed=seed, n=sizes["n"], generations=sizes["generations"], steps=sizes["steps"],
                  bandwidth=bandwidth, paths=sizes["paths"], kl_samples=sizes["kl_samples"],
-                 shown_points=sizes["shown_points"]) for a in alphas for r in range(sizes["runs"])]
+                 shown_points=sizes["shown_points"], precision=precision) for a in alphas for r in range(sizes["runs"])]
     runs = run_jobs(gmm.run_job, jobs, desc="gmm")
     per_run = {"drift_l2": ()}
     per_generation = {key: ("generation",) for key in runs[0] if key not in ("shown", *per_run)}
@@ -136,7 +137,7 @@ def compute(alphas, bandwidth, seed, sizes):
     return xr.merge([recursion.assign(shown=recursion.shown.isel(run=0)), study])  # samples of each alpha's first run
 
 
-result = exp.cached(compute, alphas=alphas, bandwidth=bandwidth, seed=seed, sizes=S)
+result = exp.cached(compute, alphas=alphas, bandwidth=bandwidth, precision=precision, seed=seed, sizes=S)
 generations = result.generation.values  # metrics at generation g describe p_hat_g (and q_{g-1})
 
 

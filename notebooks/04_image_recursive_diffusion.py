@@ -152,7 +152,7 @@ def compute(seed, alphas, T, t0, dropout, ema, weight_decay, betas, feature_dims
                    start=first[1], **chain) for s, first in zip(seeds, firsts) for a in arms]
     ablation = dict(start=firsts[0][1], betas=betas, features=features, paths=sizes["ablation_paths"],
                     steps=sizes["obs_steps"], seed=seed)
-    ablated, *runs = run_jobs(images.run_one, [dict(kind="ablation", job=dict(ablation))]  # a copy: run_one pops
+    ablated, *runs = run_jobs(images.run_one, [dict(kind="ablation", job=ablation)]
                               + [dict(kind="chain", job=j) for j in chains], desc="images")  # longest first
     # the same ablation paths again, regressed with the aligned error's first-order log-likelihood ratio as a feature
     (oracle,) = run_jobs(ablation_oracle.oracle_ablation, [ablation], desc="ablation oracle")

@@ -3,7 +3,7 @@ import pytest
 from scipy.special import logsumexp
 from scipy.stats import multivariate_normal
 
-from collapse import GaussianMixture, blend, kde, ou_coefficient, ou_forward, paper_gmm
+from collapse import GaussianMixture, SamplerConfig, blend, kde, ou_coefficient, ou_forward, paper_gmm
 from collapse.core import mixture as mixture_module
 
 
@@ -43,6 +43,43 @@ def test_tiling_does_not_change_results(rng, monkeypatch, isotropic):
     log_joint = np.log(noised.weights) + np.stack(
         [multivariate_normal(m, np.diag(v)).logpdf(x) for m, v in zip(noised.means, noised.variances)], axis=1)
     np.testing.assert_allclose(one_tile[1], logsumexp(log_joint, axis=1), rtol=1e-12)
+
+
+def test_tiles_that_overflow_or_underflow_are_redone_exactly(monkeypatch):
+    """The kernel shifts each tile by the log-normaliser of the tiles before it; a component 50 standard deviations
+    closer than any earlier one overflows that shift (a logit ~1250 above it), and a query 300 away underflows a first
+    tile. Both must come out as the dense log-sum-exp computes them."""
+    means = np.concatenate([np.linspace(-3, 3, 40), [10.0]])[:, None]
+    mixture = GaussianMixture(means, 0.01)
+    x = np.array([[10.0], [9.9], [0.05], [300.0], [-300.0]])
+    monkeypatch.setattr(mixture_module, "CPU_TILE", (14, 7))  # the close component sits in the last of 6 tiles
+    log_joint = np.log(mixture.weights) - 0.5 * (x - means.T) ** 2 / 0.01 - 0.5 * np.log(2 * np.pi * 0.01)
+    posterior = np.exp(log_joint - logsumexp(log_joint, axis=1, keepdims=True))
+    np.testing.assert_allclose(mixture.log_prob(x), logsumexp(log_joint, axis=1), rtol=1e-13)
+    np.testing.assert_allclose(mixture.score(x), (posterior @ means - x) / 0.01, rtol=1e-10, atol=1e-9)
+
+
+def test_the_window_that_skips_the_maxima_keeps_full_precision_and_finite_sums(monkeypatch):
+    """The fast path's [floor, ceiling]: a first tile accepted while its terms are denormal would lose precision
+    (floor), and one whose normaliser times max|values| passes the float64 range would give nan (ceiling)."""
+    far = GaussianMixture([[0.0], [1.0]], 1.0).log_prob([[39.3]])  # every logit ~ -750: only denormals at s = 0
+    exact = logsumexp([np.log(0.5) - 0.5 * 39.3**2 - 0.5 * np.log(2 * np.pi),
+                       np.log(0.5) - 0.5 * 38.3**2 - 0.5 * np.log(2 * np.pi)])
+    np.testing.assert_allclose(far, exact, rtol=1e-14)
+    monkeypatch.setattr(mixture_module, "CPU_TILE", (1, 1))
+    d = np.sqrt(2 * 705e-4)  # the second component's logit exceeds the first's by 705: e^705 * values overflows
+    assert np.all(np.isfinite(GaussianMixture([[0.0], [d]], 1e-4).score([[d]])))
+
+
+def test_float32_scores_stay_close_at_the_smallest_noise_level(rng):
+    """The sampler's float32 option on the GMM experiment's KDE (h = 0.6, d = 10) at t0, where the noised
+    components are narrowest: per-query relative error well under 1e-4 (`make bench` prints it at N = 10,000)."""
+    mixture, t0 = kde(paper_gmm().sample(2_000, rng), 0.6), SamplerConfig().t0
+    x = mixture.noised(t0).sample(500, rng)
+    exact, fast = mixture.score(x, t0), mixture.score(x, t0, precision="float32")
+    assert np.max(np.linalg.norm(fast - exact, axis=1) / np.linalg.norm(exact, axis=1)) < 1e-4
+    with pytest.raises(ValueError, match="precision"):
+        mixture.score(x, t0, precision="half")
 
 
 def test_noised_mixture_is_law_of_ou_forward(mixture3d, rng):

@@ -13,6 +13,8 @@ sigma^2 + h^2 (1 - (1 - alpha)^n) / alpha (:func:`component_variance`).
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 
 from collapse.core.diffusion import SamplerConfig, reverse_sde
@@ -22,8 +24,8 @@ from collapse.core.mixture import GaussianMixture, blend, kde
 class KDEScoreDiffusion:
     """Score of a Gaussian KDE of the training set, sampled by the reverse SDE from N(0, I)."""
 
-    def __init__(self, bandwidth: float, sampler: SamplerConfig = SamplerConfig()):
-        self.bandwidth, self.sampler = bandwidth, sampler
+    def __init__(self, bandwidth: float, sampler: SamplerConfig = SamplerConfig(), precision: str = "float64"):
+        self.bandwidth, self.sampler, self.precision = bandwidth, sampler, precision
         self.model: GaussianMixture | None = None
 
     def fit(self, data: np.ndarray) -> KDEScoreDiffusion:
@@ -36,7 +38,7 @@ class KDEScoreDiffusion:
 
     def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
         x_T = rng.standard_normal((n, self.model.dim))
-        return reverse_sde(self.model.score, x_T, rng, self.sampler)
+        return reverse_sde(partial(self.model.score, precision=self.precision), x_T, rng, self.sampler)
 
 
 def population_recursion(data: GaussianMixture, alpha: float, bandwidth: float, t0: float,

@@ -188,12 +188,13 @@ def step_convergence(seed, n, paths, steps_grid, bandwidth, kl_samples, steps, e
 
 
 def run_job(alpha, replicate, seed, n, generations, steps, bandwidth, paths, kl_samples, shown_points,
-            checkpoints=None):
+            precision="float64", checkpoints=None):
     """One fresh-alpha recursion; metrics per generation g describe p_hat_{g+1} (and q_g), and the drift
-    decomposition describes the last generation's p_hat."""
+    decomposition describes the last generation's p_hat. ``precision`` is the sampler's kernel's; every
+    measurement stays in float64."""
     data = paper_gmm(dim=DIM)
     rng = np.random.default_rng([seed, replicate])
-    learner = RecordingKDE(bandwidth, SamplerConfig(steps=steps))
+    learner = RecordingKDE(bandwidth, SamplerConfig(steps=steps), precision)
     t0 = learner.sampler.t0
 
     def measure(g, learner, train, samples, rng):

@@ -345,5 +345,5 @@ def run_one(kind: str, job: dict, checkpoints):
         return run_chain(**job, checkpoints=checkpoints)
     if kind == "estimator":
         return estimator_check(**job)
-    start = job.pop("start")
-    return perturbation_ablation(start.learner, **job)
+    start, rest = job["start"], {key: value for key, value in job.items() if key != "start"}
+    return perturbation_ablation(start.learner, **rest)
