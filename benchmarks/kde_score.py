@@ -94,8 +94,8 @@ if __name__ == "__main__":
     collapse.set_threads(1)
     rng = np.random.default_rng(0)
     mixture = kde(paper_gmm(dim=D).sample(N, rng), BANDWIDTH)
-    x = mixture.noised(T).sample(N, rng)
     noised = mixture.noised(T)
+    x = noised.sample(N, rng)
     pairs = N * N
     naive, expected = timed(lambda: naive_score(noised.means, noised.variances[0, 0], x))
     # this machine's speed drifts by tens of per cent from one minute to the next, so the fraction of the bound is
