@@ -140,15 +140,19 @@ def softmax_reduce(features, logits, values=None, dtype=torch.float64) -> tuple[
     components, three operations per tile into reused buffers: a GEMM gives l - s for the row's shift s (one more
     feature column holds -s against a column of ones), exp in place, a GEMM adds the tile's weighted sums and
     normaliser. A logit column the same for every component (a KDE's ||x||^2) stays out of the first GEMM: it only
-    adds a constant to its row, where that row's shift column starts.
+    adds a constant to its row's logits, which the shift column then carries (so the window below still sees the
+    full logits).
 
-    s starts at 0. A row block whose normalisers end in [floor, ceiling] (see :func:`_accumulate`) is done; one
-    that leaves it (in float64: logits all ~636 below s, or one ~355 - log max|values| above it) is redone
-    checking each tile, redoing a tile that leaves the window with its row maxima subtracted, which moves s
-    there: the online log-sum-exp, paid only where it is needed (and, once needed, for the rest of the call).
-    float32's window is ~[-55, +40], so narrow components (small bandwidths or t) take the slower path. Memory
-    stays at one tile, reused from cache.
+    s starts at 0. A row block whose normalisers end in [floor, ceiling] is done: above ``floor`` = tiny / eps^2,
+    what underflowed (under ``tiny`` per term) stays below eps^2 of the sum; under ``ceiling`` =
+    sqrt(max) / max|values|, every weighted sum stays finite, and as a normaliser only grows, so did every partial
+    sum. A block that leaves the window (in float64: logits all ~636 below s, or one ~355 - log max|values| above
+    it) is redone tile by tile, a tile that leaves it with its row maxima subtracted, which moves s there: the
+    online log-sum-exp, paid only where it is needed (and, once needed, for the rest of the call). float32's window
+    is ~[-55, +40], so narrow components (small bandwidths or t) take the slower path. Memory stays at one tile,
+    reused from cache.
     """
+    features, logits = np.asarray(features, float), np.asarray(logits, float)
     device = compute_device()
     entries, most = GPU_TILE if device.type == "cuda" else CPU_TILE
     tile_k = min(len(logits), most)
@@ -166,15 +170,15 @@ def softmax_reduce(features, logits, values=None, dtype=torch.float64) -> tuple[
     totals = torch.empty(len(f), v.shape[1], dtype=dtype, device=device)
     buffer = torch.empty(tile_q * tile_k, dtype=dtype, device=device)
     info = torch.finfo(dtype)
-    window = info.tiny / info.eps**2, np.sqrt(info.max) / max(1.0, float(v.abs().max()))
-    checked = False
+    floor, ceiling = info.tiny / info.eps**2, np.sqrt(info.max) / max(1.0, float(v.abs().max()))
+    tile_by_tile = False
     for i in range(0, len(f), tile_q):
         rows, total = f[i:i + tile_q], totals[i:i + tile_q]
-        if not checked:
+        if not tile_by_tile:
             _accumulate(rows, w, v, total, buffer, tile_k)
-            checked = not _within(total, window)
-        if checked:
-            _accumulate(rows, w, v, total, buffer, tile_k, window)
+            tile_by_tile = not _within(total, (floor, ceiling))
+        if tile_by_tile:
+            _accumulate(rows, w, v, total, buffer, tile_k, (floor, ceiling))
         norm = total[:, -1:].clone()
         rows[:, -1:] -= torch.log(norm)
         total /= norm
@@ -182,20 +186,18 @@ def softmax_reduce(features, logits, values=None, dtype=torch.float64) -> tuple[
 
 
 def _accumulate(rows, w, v, total, buffer, tile_k, window=None) -> None:
-    """total = sum over component tiles j of exp(rows @ w_j) @ v_j, the normaliser in its last column. With a
-    ``window`` (floor, ceiling), a tile that takes the normaliser out of it is redone by :func:`_with_row_maxima`:
-    above ``floor`` = tiny / eps^2, what underflowed (under ``tiny`` per term) stays below eps^2 of the sum; under
-    ``ceiling`` = sqrt(max) / max|values|, every weighted sum stays finite."""
+    """total = sum over component tiles j of exp(rows @ w_j) @ v_j, the normaliser in its last column (the rows'
+    last column holds -s). With a ``window`` (floor, ceiling), a tile that takes the normaliser out of it is redone
+    by :func:`_with_row_maxima`, which raises s in ``rows`` and rescales ``total`` to match."""
     total.zero_()
     for j in range(0, w.shape[1], tile_k):
         wj, vj = w[:, j:j + tile_k], v[j:j + tile_k]
         tile = torch.matmul(rows, wj, out=buffer[:len(rows) * wj.shape[1]].view(len(rows), -1)).exp_()
         if window is None:
             total.addmm_(tile, vj)
-        elif _within(new := torch.addmm(total, tile, vj), window):
-            total.copy_(new)
-        else:
-            total.copy_(_with_row_maxima(rows, wj, vj, total))
+            continue
+        new = torch.addmm(total, tile, vj)
+        total.copy_(new if _within(new, window) else _with_row_maxima(rows, wj, vj, total))
 
 
 def _within(total, window) -> bool:
