@@ -71,6 +71,35 @@ def test_the_window_that_skips_the_maxima_keeps_full_precision_and_finite_sums(m
     assert np.all(np.isfinite(GaussianMixture([[0.0], [d]], 1e-4).score([[d]])))
 
 
+def test_blocks_run_unchecked_until_one_leaves_the_window_then_tile_by_tile(monkeypatch, rng):
+    """Speed is part of the kernel's contract: a KDE's queries need no per-tile checks, even away from the origin,
+    where the ||x||^2 term the shift carries is ~3e3 nats; a query far from every component (all its densities
+    underflow) sends its block, and every block after it, tile by tile."""
+    passes = []  # per _accumulate call: whether it checked each tile
+    accumulate = mixture_module._accumulate
+    monkeypatch.setattr(mixture_module, "_accumulate", lambda *a: passes.append(len(a) > 6) or accumulate(*a))
+    monkeypatch.setattr(mixture_module, "CPU_TILE", (1000, 50))  # 20 queries x 50 components: 5 blocks of 100
+    mixture = kde(paper_gmm().sample(500, rng) + 20.0, 0.6)
+    x = mixture.sample(100, rng)
+    x[45] = 300.0  # in the third block
+    assert np.all(np.isfinite(mixture.score(x, 0.5)))
+    assert passes == [False, False, False, True, True, True]
+
+
+def test_a_shared_variance_mixture_where_the_norm_term_is_huge_matches_the_dense_formula(rng):
+    """Components sharing one variance leave the ||x||^2 logit column out of the GEMM (it starts each row's shift).
+    In 196 dimensions at t = 0.001 that term is ~3e4 nats, as in notebook 04's training-set score."""
+    mixture, t = GaussianMixture(rng.uniform(0, 1, (300, 196)), 1e-10), 1e-3
+    noised = mixture.noised(t)
+    x = noised.sample(40, rng)
+    v = noised.variances[0, 0]
+    log_joint = (np.log(noised.weights) - 0.5 * ((x[:, None, :] - noised.means) ** 2).sum(-1) / v
+                 - 0.5 * x.shape[1] * np.log(2 * np.pi * v))
+    posterior = np.exp(log_joint - logsumexp(log_joint, axis=1, keepdims=True))
+    np.testing.assert_allclose(mixture.log_prob(x, t), logsumexp(log_joint, axis=1), rtol=1e-12)
+    np.testing.assert_allclose(mixture.score(x, t), (posterior @ noised.means - x) / v, rtol=1e-9, atol=1e-6)
+
+
 def test_float32_scores_stay_close_at_the_smallest_noise_level(rng):
     """The sampler's float32 option on the GMM experiment's KDE (h = 0.6, d = 10) at t0, where the noised
     components are narrowest: per-query relative error well under 1e-4 (`make bench` prints it at N = 10,000)."""

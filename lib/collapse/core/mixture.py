@@ -139,12 +139,20 @@ def softmax_reduce(features, logits, values=None, dtype=torch.float64) -> tuple[
     Exact in float64 (``dtype=torch.float32`` trades that for speed on a GPU). One pass over tiles of queries x
     components, three operations per tile into reused buffers: a GEMM gives l - s for the row's shift s (one more
     feature column holds -s against a column of ones), exp in place, a GEMM adds the tile's weighted sums and
-    normaliser. s starts at 0; a tile whose normaliser then leaves [floor, ceiling] (in float64: a first tile whose
-    logits all lie ~636 below s, or a tile carrying a logit ~355 - log max|values| above it) is redone with its row
-    maxima subtracted, which moves s there: the online log-sum-exp, paid only where it is needed. float32's window
-    is ~[-55, +40], so narrow components (small bandwidths or t) take that slower path on most tiles. Memory stays
-    at one tile, reused from cache.
+    normaliser. A logit column the same for every component (a KDE's ||x||^2) stays out of the first GEMM: it only
+    adds a constant to its row's logits, which the shift column then carries (so the window below still sees the
+    full logits).
+
+    s starts at 0. A row block whose normalisers end in [floor, ceiling] is done: above ``floor`` = tiny / eps^2,
+    what underflowed (under ``tiny`` per term) stays below eps^2 of the sum; under ``ceiling`` =
+    sqrt(max) / max|values|, every weighted sum stays finite, and as a normaliser only grows, so did every partial
+    sum. A block that leaves the window (in float64: logits all ~636 below s, or one ~355 - log max|values| above
+    it) is redone tile by tile, a tile that leaves it with its row maxima subtracted, which moves s there: the
+    online log-sum-exp, paid only where it is needed (and, once needed, for the rest of the call). float32's window
+    is ~[-55, +40], so narrow components (small bandwidths or t) take the slower path. Memory stays at one tile,
+    reused from cache.
     """
+    features, logits = np.asarray(features, float), np.asarray(logits, float)
     device = compute_device()
     entries, most = GPU_TILE if device.type == "cuda" else CPU_TILE
     tile_k = min(len(logits), most)
@@ -153,30 +161,49 @@ def softmax_reduce(features, logits, values=None, dtype=torch.float64) -> tuple[
     def tensor(*columns):
         return torch.as_tensor(np.hstack(columns), dtype=dtype, device=device)
 
+    shared = np.all(logits == logits[:1], axis=0)
+    start = features[:, shared] @ logits[0, shared]
     ones = np.ones((len(logits), 1))
-    f = tensor(features, np.zeros((len(features), 1)))  # last column: -s
-    w = tensor(logits, ones).T.contiguous()
+    f = tensor(features[:, ~shared], start[:, None])  # last column: start - s
+    w = tensor(logits[:, ~shared], ones).T.contiguous()
     v = tensor(np.empty((len(logits), 0)) if values is None else values, ones)  # last column: the normaliser
     totals = torch.empty(len(f), v.shape[1], dtype=dtype, device=device)
-    buffer, spare = torch.empty(tile_q * tile_k, dtype=dtype, device=device), torch.empty_like(totals[:tile_q])
+    buffer = torch.empty(tile_q * tile_k, dtype=dtype, device=device)
     info = torch.finfo(dtype)
-    # a normaliser above `floor` leaves what underflowed (under `tiny` per term) below eps^2 of it; one under
-    # `ceiling` keeps every weighted sum finite
     floor, ceiling = info.tiny / info.eps**2, np.sqrt(info.max) / max(1.0, float(v.abs().max()))
+    tile_by_tile = False
     for i in range(0, len(f), tile_q):
-        rows, total = f[i:i + tile_q], totals[i:i + tile_q].zero_()
-        for j in range(0, w.shape[1], tile_k):
-            wj, vj = w[:, j:j + tile_k], v[j:j + tile_k]
-            tile = torch.matmul(rows, wj, out=buffer[:len(rows) * wj.shape[1]].view(len(rows), -1))
-            new = torch.addmm(total, tile.exp_(), vj, out=spare[:len(rows)])
-            low, high = torch.aminmax(new[:, -1])
-            if not floor <= low.item() <= high.item() <= ceiling:
-                new = _with_row_maxima(rows, wj, vj, total)
-            total.copy_(new)
+        rows, total = f[i:i + tile_q], totals[i:i + tile_q]
+        if not tile_by_tile:
+            _accumulate(rows, w, v, total, buffer, tile_k)
+            tile_by_tile = not _within(total, (floor, ceiling))
+        if tile_by_tile:
+            _accumulate(rows, w, v, total, buffer, tile_k, (floor, ceiling))
         norm = total[:, -1:].clone()
         rows[:, -1:] -= torch.log(norm)
         total /= norm
-    return (-f[:, -1]).cpu().numpy(), None if values is None else totals[:, :-1].cpu().numpy()
+    return start - f[:, -1].cpu().numpy(), None if values is None else totals[:, :-1].cpu().numpy()
+
+
+def _accumulate(rows, w, v, total, buffer, tile_k, window=None) -> None:
+    """total = sum over component tiles j of exp(rows @ w_j) @ v_j, the normaliser in its last column (the rows'
+    last column holds -s). With a ``window`` (floor, ceiling), a tile that takes the normaliser out of it is redone
+    by :func:`_with_row_maxima`, which raises s in ``rows`` and rescales ``total`` to match."""
+    total.zero_()
+    for j in range(0, w.shape[1], tile_k):
+        wj, vj = w[:, j:j + tile_k], v[j:j + tile_k]
+        tile = torch.matmul(rows, wj, out=buffer[:len(rows) * wj.shape[1]].view(len(rows), -1)).exp_()
+        if window is None:
+            total.addmm_(tile, vj)
+            continue
+        new = torch.addmm(total, tile, vj)
+        total.copy_(new if _within(new, window) else _with_row_maxima(rows, wj, vj, total))
+
+
+def _within(total, window) -> bool:
+    """Whether every normaliser (total's last column) lies in [floor, ceiling] (false on nan)."""
+    low, high = torch.aminmax(total[:, -1])
+    return window[0] <= low.item() <= high.item() <= window[1]
 
 
 def _with_row_maxima(rows, w, v, total):
