@@ -23,7 +23,7 @@ help:  ## list the targets
 
 # uv installs the lock (hashes required) in a fraction of pip's time; pip installs uv itself from its own hashed
 # lock, and takes over if uv cannot reach an index. Bytecode is written on first import instead of for every
-# installed file: compiling all of site-packages took 40 s of a 50 s setup, and a run imports a fifth of it.
+# installed file: compiling all of site-packages took 40 s of a 50 s setup, and `make test` imports a third of it.
 $(VENV)/.installed: requirements.lock requirements-tools.lock pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements-tools.lock
