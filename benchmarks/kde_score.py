@@ -64,16 +64,30 @@ def torch_score(centres, variance, x, chunk=1000):
     return torch.cat(out).numpy()
 
 
-def machine_bound(d: int) -> tuple[float, float, float]:
-    """(pairs/s this thread could reach at best, GEMM flop/s, exp/s), measured now: each pair costs one exp and
-    4 (d + 2) flops of matrix products (its logit, and its share of the weighted sum with the normaliser)."""
+def machine_bound(d: int) -> tuple[float, float, dict]:
+    """(pairs/s this thread could reach at best, GEMM flop/s, exp/s of numpy and of torch), measured now: each pair
+    of a KDE's score costs one exp (the faster library's) and 4 d + 6 flops of matrix products: 2 (d + 2) for its
+    logit (d coordinates, the component's constant, the row's shift) and 2 (d + 1) for its share of the weighted
+    sum and the normaliser."""
     a, b = torch.randn(1000, 1000, dtype=torch.float64), torch.randn(1000, 1000, dtype=torch.float64)
     flops = 2e9 / min(timed(lambda: a @ b)[0] for _ in range(3))
-    # exp in place on 1 MiB (the kernel's tile, in cache) of logits, refilled before each timed pass so that no
-    # other operation is counted in exp's time; the fastest of 50 passes
-    logits, buffer = -50 * torch.rand(1 << 17, dtype=torch.float64), torch.empty(1 << 17, dtype=torch.float64)
-    exps = buffer.numel() / min(timed(buffer.copy_(logits).exp_)[0] for _ in range(50))
-    return 1 / (1 / exps + 4 * (d + 2) / flops), flops, exps
+    exps = exp_rates()
+    return 1 / (1 / max(exps.values()) + (4 * d + 6) / flops), flops, exps
+
+
+def exp_rates() -> dict:
+    """float64 exp/s of numpy and of torch, in place on 1 MiB (the kernel's tile, in cache) of logits refilled
+    before each timed pass so that no other operation is counted: the fastest of 50 passes each."""
+    logits, buffer = -50 * np.random.default_rng(0).random(1 << 17), np.empty(1 << 17)
+
+    def rate(exp):
+        times = []
+        for _ in range(50):
+            np.copyto(buffer, logits)
+            times.append(timed(exp)[0])
+        return buffer.size / min(times)
+
+    return dict(numpy=rate(lambda: np.exp(buffer, out=buffer)), torch=rate(torch.from_numpy(buffer).exp_))
 
 
 def machine() -> str:
@@ -108,7 +122,8 @@ if __name__ == "__main__":
     straightforward = min(timed(lambda: torch_score(noised.means, noised.variances[0, 0], x))[0] for _ in range(2))
     np.testing.assert_allclose(torch_score(noised.means, noised.variances[0, 0], x), expected, rtol=1e-7, atol=1e-7)
     print(f"KDE score, {N} queries x {N} centres x d={D}, one thread, float64 (results agree to 1e-9)")
-    print(f"  this machine (median round): GEMM {flops:.3g} flop/s, exp {exps:.3g}/s -> bound {bound:.3g} pairs/s")
+    print(f"  this machine (median round): GEMM {flops:.3g} flop/s, exp {exps['numpy']:.3g}/s numpy, "
+          f"{exps['torch']:.3g}/s torch -> bound {bound:.3g} pairs/s")
     print(f"  naive dense numpy  {naive:7.2f} s   {pairs / naive:.3g} pairs/s")
     print(f"  torch, cdist       {straightforward:7.2f} s   {pairs / straightforward:.3g} pairs/s")
     print(f"  library            {library:7.2f} s   {pairs / library:.3g} pairs/s   fraction of the bound over "
@@ -132,7 +147,8 @@ if __name__ == "__main__":
 
     record = dict(machine=machine(), cores=os.cpu_count(), date=datetime.date.today().isoformat(),
                   torch=torch.__version__, pairs_per_s=pairs / library, over_naive=naive / library,
-                  over_torch=straightforward / library, bound=bound, gemm_flops=flops, exp_per_s=exps, rounds=ROUNDS,
+                  over_torch=straightforward / library, bound=bound, gemm_flops=flops, exp_per_s=max(exps.values()),
+                  exp_per_s_numpy=exps['numpy'], exp_per_s_torch=exps['torch'], rounds=ROUNDS,
                   fraction=float(np.median(fractions)), fraction_low=min(fractions), fraction_high=max(fractions),
                   generation_s=seconds, float32_speedup=library / single, float32_t0=t0,
                   float32_error_median=float(np.median(error)), float32_error_max=float(error.max()))

@@ -5,6 +5,7 @@ from scipy.stats import multivariate_normal
 
 from collapse import GaussianMixture, SamplerConfig, blend, kde, ou_coefficient, ou_forward, paper_gmm
 from collapse.core import mixture as mixture_module
+from collapse.core.kde_diffusion import KDEScoreDiffusion
 
 
 def test_log_prob_matches_scipy(mixture3d, rng):
@@ -77,7 +78,7 @@ def test_blocks_run_unchecked_until_one_leaves_the_window_then_tile_by_tile(monk
     underflow) sends its block, and every block after it, tile by tile."""
     passes = []  # per _accumulate call: whether it checked each tile
     accumulate = mixture_module._accumulate
-    monkeypatch.setattr(mixture_module, "_accumulate", lambda *a: passes.append(len(a) > 6) or accumulate(*a))
+    monkeypatch.setattr(mixture_module, "_accumulate", lambda *a: passes.append(len(a) > 3) or accumulate(*a))
     monkeypatch.setattr(mixture_module, "CPU_TILE", (1000, 50))  # 20 queries x 50 components: 5 blocks of 100
     mixture = kde(paper_gmm().sample(500, rng) + 20.0, 0.6)
     x = mixture.sample(100, rng)
@@ -109,6 +110,8 @@ def test_float32_scores_stay_close_at_the_smallest_noise_level(rng):
     assert np.max(np.linalg.norm(fast - exact, axis=1) / np.linalg.norm(exact, axis=1)) < 1e-4
     with pytest.raises(ValueError, match="precision"):
         mixture.score(x, t0, precision="half")
+    with pytest.raises(ValueError, match="precision='half'; use one of 'float64', 'float32'"):
+        KDEScoreDiffusion(0.6, precision="half")  # at construction, before any fitting or sampling
 
 
 def test_noised_mixture_is_law_of_ou_forward(mixture3d, rng):

@@ -18,13 +18,14 @@ from functools import partial
 import numpy as np
 
 from collapse.core.diffusion import SamplerConfig, reverse_sde
-from collapse.core.mixture import GaussianMixture, blend, kde
+from collapse.core.mixture import GaussianMixture, blend, dtype_of, kde
 
 
 class KDEScoreDiffusion:
     """Score of a Gaussian KDE of the training set, sampled by the reverse SDE from N(0, I)."""
 
     def __init__(self, bandwidth: float, sampler: SamplerConfig = SamplerConfig(), precision: str = "float64"):
+        dtype_of(precision)  # a misspelt precision fails here, not after fitting
         self.bandwidth, self.sampler, self.precision = bandwidth, sampler, precision
         self.model: GaussianMixture | None = None
 
