@@ -3,8 +3,10 @@
 1. All compute the score of a Gaussian KDE with N = 10,000 centres (d = 10, h = 0.6) noised to t = 0.5, at
    10,000 queries, on one thread: the naive formula, a straightforward torch version and the library; the pair
    evaluations per second, the ratios and the fraction of this machine's bound (its GEMM and exp throughput,
-   measured in the same run) are printed; then the library in float32, with its speed-up and the score's relative
-   error at the sampler's smallest noise level t0, where the noised components are narrowest.
+   measured in the same run) are printed, with the kernel's two GEMMs timed alone at its tile's shapes (what is
+   left of the bound lies there or in the glue between the operations); then the library in float32, with its
+   speed-up and the score's relative error at the sampler's smallest noise level t0, where the noised components
+   are narrowest.
 2. One full generation of [K]'s GMM experiment at N = 10,000: 500 Euler-Maruyama steps of 10,000 paths
    driven by that score, split over 2 worker processes (2 cores). Target: under 2 minutes.
 
@@ -26,6 +28,7 @@ import collapse
 from collapse import kde, paper_gmm
 from collapse.core.diffusion import SamplerConfig
 from collapse.core.kde_diffusion import KDEScoreDiffusion
+from collapse.core.mixture import CPU_TILE
 from collapse.infra.jobs import run_jobs
 
 N, D, BANDWIDTH, T = 10_000, 10, 0.6, 0.5
@@ -90,6 +93,25 @@ def exp_rates() -> dict:
     return dict(numpy=rate(lambda: np.exp(buffer, out=buffer)), torch=rate(torch.from_numpy(buffer).exp_))
 
 
+def tile_gemm_rates(d: int) -> tuple[float, float]:
+    """flop/s of the kernel's two GEMMs alone, at its CPU tile's shapes (d + 2 columns): the logits (queries x
+    columns times columns x components) and the weighted sums (queries x components times components x columns),
+    each the fastest of 5 passes over the 20 component tiles of one row block."""
+    entries, tile_k = CPU_TILE
+    tile_q, columns = entries // tile_k, d + 2
+    rows, w = torch.randn(tile_q, columns, dtype=torch.float64), torch.randn(columns, N, dtype=torch.float64)
+    v, total = torch.randn(N, columns, dtype=torch.float64), torch.zeros(tile_q, columns, dtype=torch.float64)
+    tile = torch.rand(tile_q, tile_k, dtype=torch.float64)
+    pieces = list(zip(w.split(tile_k, dim=1), v.split(tile_k)))
+
+    def rate(gemm):
+        seconds = min(timed(lambda: [gemm(wj, vj) for wj, vj in pieces])[0] for _ in range(5))
+        return 2 * columns * tile_q * N / seconds
+
+    return (rate(lambda wj, vj: torch.mm(rows, wj, out=tile[:, :wj.shape[1]])),
+            rate(lambda wj, vj: total.addmm_(tile[:, :len(vj)], vj)))
+
+
 def machine() -> str:
     """The CPU's model name, as the kernel reports it."""
     for line in Path("/proc/cpuinfo").read_text().splitlines() if Path("/proc/cpuinfo").exists() else []:
@@ -114,10 +136,14 @@ if __name__ == "__main__":
     naive, expected = timed(lambda: naive_score(noised.means, noised.variances[0, 0], x))
     # this machine's speed drifts by tens of per cent from one minute to the next, so the fraction of the bound is
     # taken in rounds that measure the bound and the library back to back: the median round, and the range
-    rounds = [(machine_bound(D), timed(lambda: mixture.score(x, T))[0]) for _ in range(ROUNDS)]
-    fractions = [pairs / seconds / bound[0] for bound, seconds in rounds]
-    library = min(seconds for _, seconds in rounds)
-    bound, flops, exps = rounds[int(np.argsort(fractions)[ROUNDS // 2])][0]
+    rounds = [(machine_bound(D), tile_gemm_rates(D), timed(lambda: mixture.score(x, T))[0]) for _ in range(ROUNDS)]
+    fractions = [pairs / seconds / bound[0] for bound, _, seconds in rounds]
+    library = min(seconds for *_, seconds in rounds)
+    median = int(np.argsort(fractions)[ROUNDS // 2])
+    (bound, flops, exps), (logits_flops, sums_flops), _ = rounds[median]
+    # the three operations timed alone, at the kernel's shapes: what is left of the bound is theirs or the glue's
+    alone = [1 / (1 / max(e.values()) + 2 * (D + 2) * (1 / g1 + 1 / g2)) for (_, _, e), (g1, g2), _ in rounds]
+    of_operations = float(np.median([pairs / seconds / a for a, (*_, seconds) in zip(alone, rounds)]))
     np.testing.assert_allclose(mixture.score(x, T), expected, rtol=1e-9, atol=1e-9)
     straightforward = min(timed(lambda: torch_score(noised.means, noised.variances[0, 0], x))[0] for _ in range(2))
     np.testing.assert_allclose(torch_score(noised.means, noised.variances[0, 0], x), expected, rtol=1e-7, atol=1e-7)
@@ -128,6 +154,9 @@ if __name__ == "__main__":
     print(f"  torch, cdist       {straightforward:7.2f} s   {pairs / straightforward:.3g} pairs/s")
     print(f"  library            {library:7.2f} s   {pairs / library:.3g} pairs/s   fraction of the bound over "
           f"{ROUNDS} rounds: median {np.median(fractions):.0%} (range {min(fractions):.0%}-{max(fractions):.0%})")
+    print(f"  its GEMMs alone at the tile's shapes: logits {logits_flops:.3g} flop/s ({logits_flops / flops:.0%} of "
+          f"the square GEMM's), weighted sums {sums_flops:.3g} ({sums_flops / flops:.0%}); the kernel runs at "
+          f"{of_operations:.0%} of its three operations timed alone (median round)")
     print(f"  speed-up           {naive / library:7.1f}x over naive (target: at least 10x), "
           f"{straightforward / library:.2f}x over torch; fraction of the bound target: 80 %")
     single = min(timed(lambda: mixture.score(x, T, precision="float32"))[0] for _ in range(3))
@@ -148,7 +177,8 @@ if __name__ == "__main__":
     record = dict(machine=machine(), cores=os.cpu_count(), date=datetime.date.today().isoformat(),
                   torch=torch.__version__, pairs_per_s=pairs / library, over_naive=naive / library,
                   over_torch=straightforward / library, bound=bound, gemm_flops=flops, exp_per_s=max(exps.values()),
-                  exp_per_s_numpy=exps['numpy'], exp_per_s_torch=exps['torch'], rounds=ROUNDS,
+                  exp_per_s_numpy=exps['numpy'], exp_per_s_torch=exps['torch'], gemm_logits_flops=logits_flops,
+                  gemm_sums_flops=sums_flops, fraction_of_operations=of_operations, rounds=ROUNDS,
                   fraction=float(np.median(fractions)), fraction_low=min(fractions), fraction_high=max(fractions),
                   generation_s=seconds, float32_speedup=library / single, float32_t0=t0,
                   float32_error_median=float(np.median(error)), float32_error_max=float(error.max()))

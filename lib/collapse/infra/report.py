@@ -106,24 +106,35 @@ def speed_section(record: dict) -> str:
     """The kernel benchmark's numbers, with the machine and date they were measured on."""
     r = record
 
+    # numbers are joined to their units and powers by no-break spaces, so that wrapping never splits them
     def rate(x):  # 2.9 x 10^8
         exponent = int(f"{x:e}".split("e")[1])
-        return f"{x / 10**exponent:.1f} × 10{str(exponent).translate(str.maketrans('0123456789', '⁰¹²³⁴⁵⁶⁷⁸⁹'))}"
+        power = str(exponent).translate(str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹"))
+        return f"{x / 10**exponent:.1f}\u00a0×\u00a010{power}"
 
     def share(x):
-        return f"{100 * x:.0f} %"
+        return f"{100 * x:.0f}\u00a0%"
 
+    where_left = ("so what is left of the bound lies in the GEMMs' skinny shapes (each writes or reads one logit "
+                  "per 24 flops), not in the glue between the operations"
+                  if r["fraction_of_operations"] >= 0.9 else "the glue between the operations costs the rest")
     text = (f"`make bench` on {r['machine']} ({r['cores']} cores; one thread; {r['date']}), KDE score of 10,000 "
             f"queries against 10,000 centres in 10 dimensions: {rate(r['pairs_per_s'])} pairs/s, "
             f"{r['over_naive']:.1f}× the naive numpy formula and {r['over_torch']:.1f}× a straightforward torch "
-            f"version. Against the bound this machine's GEMM and exp throughput imply ({rate(r['bound'])} "
-            f"pairs/s), measured back to back with the kernel in {r['rounds']} rounds because this machine's speed "
-            f"drifts by tens of per cent from one minute to the next: median {share(r['fraction'])} (range "
-            f"{share(r['fraction_low'])} to {share(r['fraction_high'])}; target 80 %). One generation at "
-            f"N = 10,000 (500 steps, 2 processes): {r['generation_s']:.0f} s. The kernel in float32 (offered to the "
-            f"GMM sampler for a GPU) runs at {r['float32_speedup']:.2f}× float64 here; its score's relative error at "
-            f"t0 = {r['float32_t0']:g}, where the noised components are narrowest, is {r['float32_error_median']:.0e} "
-            f"(median over 10,000 queries; largest {r['float32_error_max']:.0e}).")
+            f"version. Against the bound this machine's GEMM and exp throughput imply ({rate(r['bound'])} pairs/s: "
+            f"one exp at the faster of numpy's {rate(r['exp_per_s_numpy'])} and torch's "
+            f"{rate(r['exp_per_s_torch'])} per second, and 46 flops of matrix products at a square GEMM's "
+            f"{rate(r['gemm_flops'])} flop/s), measured back to back with the kernel in {r['rounds']} rounds because "
+            f"this machine's speed drifts by tens of per cent from one minute to the next: median "
+            f"{share(r['fraction'])} (range {share(r['fraction_low'])} to {share(r['fraction_high'])}; target 80 %). "
+            f"The kernel's two GEMMs alone at its tile's shapes run at "
+            f"{share(r['gemm_logits_flops'] / r['gemm_flops'])} and {share(r['gemm_sums_flops'] / r['gemm_flops'])} "
+            f"of the square GEMM's rate, and the kernel at "
+            f"{share(r['fraction_of_operations'])} of its three operations timed alone: {where_left}. One generation "
+            f"at N = 10,000 (500 steps, 2 processes): {r['generation_s']:.0f} s. The kernel in float32 (offered to "
+            f"the GMM sampler for a GPU) runs at {r['float32_speedup']:.2f}× float64 here; its score's relative "
+            f"error at t0 = {r['float32_t0']:g}, where the noised components are narrowest, is "
+            f"{r['float32_error_median']:.0e} (median over 10,000 queries; largest {r['float32_error_max']:.0e}).")
     body = textwrap.fill(text, width=118, initial_indent="  ", subsequent_indent="  ", break_on_hyphens=False)
     return f"{SPEED_START}\n{body}\n  {SPEED_END}"
 
