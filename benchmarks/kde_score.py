@@ -69,13 +69,17 @@ def torch_score(centres, variance, x, chunk=1000):
 
 def machine_bound(d: int) -> tuple[float, float, dict]:
     """(pairs/s this thread could reach at best, GEMM flop/s, exp/s of numpy and of torch), measured now: each pair
-    of a KDE's score costs one exp (the faster library's) and 4 d + 6 flops of matrix products: 2 (d + 2) for its
-    logit (d coordinates, the component's constant, the row's shift) and 2 (d + 1) for its share of the weighted
-    sum and the normaliser."""
+    costs one exp at the faster library's rate and its flops of matrix products at a square GEMM's."""
     a, b = torch.randn(1000, 1000, dtype=torch.float64), torch.randn(1000, 1000, dtype=torch.float64)
     flops = 2e9 / min(timed(lambda: a @ b)[0] for _ in range(3))
     exps = exp_rates()
-    return 1 / (1 / max(exps.values()) + (4 * d + 6) / flops), flops, exps
+    return 1 / (1 / max(exps.values()) + flops_per_pair(d) / flops), flops, exps
+
+
+def flops_per_pair(d: int) -> int:
+    """A KDE score's matrix-product flops per (query, centre) pair: 2 (d + 2) for its logit (d coordinates, the
+    centre's constant, the row's shift) and 2 (d + 1) for its share of the weighted sum and the normaliser."""
+    return 4 * d + 6
 
 
 def exp_rates() -> dict:
@@ -178,7 +182,8 @@ if __name__ == "__main__":
                   torch=torch.__version__, pairs_per_s=pairs / library, over_naive=naive / library,
                   over_torch=straightforward / library, bound=bound, gemm_flops=flops, exp_per_s=max(exps.values()),
                   exp_per_s_numpy=exps['numpy'], exp_per_s_torch=exps['torch'], gemm_logits_flops=logits_flops,
-                  gemm_sums_flops=sums_flops, fraction_of_operations=of_operations, rounds=ROUNDS,
+                  gemm_sums_flops=sums_flops, fraction_of_operations=of_operations, flops_per_pair=flops_per_pair(D),
+                  rounds=ROUNDS,
                   fraction=float(np.median(fractions)), fraction_low=min(fractions), fraction_high=max(fractions),
                   generation_s=seconds, float32_speedup=library / single, float32_t0=t0,
                   float32_error_median=float(np.median(error)), float32_error_max=float(error.max()))
