@@ -69,9 +69,11 @@ def torch_score(centres, variance, x, chunk=1000):
 
 def machine_bound(d: int) -> tuple[float, float, dict]:
     """(pairs/s this thread could reach at best, GEMM flop/s, exp/s of numpy and of torch), measured now: each pair
-    costs one exp at the faster library's rate and its flops of matrix products at a square GEMM's."""
-    a, b = torch.randn(1000, 1000, dtype=torch.float64), torch.randn(1000, 1000, dtype=torch.float64)
-    flops = 2e9 / min(timed(lambda: a @ b)[0] for _ in range(3))
+    costs one exp at the faster library's rate and its flops of matrix products at the faster library's square
+    GEMM rate (numpy's OpenBLAS or torch's MKL: neither wins by much, nor always)."""
+    a = np.random.default_rng(0).standard_normal((1000, 1000))
+    gemms = dict(numpy=lambda: a @ a, torch=lambda: torch.from_numpy(a) @ torch.from_numpy(a))
+    flops = max(2e9 / min(timed(gemm)[0] for _ in range(3)) for gemm in gemms.values())
     exps = exp_rates()
     return 1 / (1 / max(exps.values()) + flops_per_pair(d) / flops), flops, exps
 
