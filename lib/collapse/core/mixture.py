@@ -210,8 +210,8 @@ def _accumulate(rows, tiles, total, window=None) -> None:
 
 def _exp_(tile):
     """exp in place; on a CPU, numpy's. With torch's, exp was the largest of a tile's three costs; numpy's SIMD
-    exp is 2.3x as fast in float64 on the benchmark's machine (`make bench` prints both rates), and as exact: within
-    one ulp, as torch's (at most 0.69 and 0.52 ulp against long double on 240,000 logits in [-745, 5])."""
+    exp is over twice as fast in float64 on the benchmark's machine (`make bench` prints both rates), and as exact:
+    within one ulp, as torch's (at most 0.69 and 0.52 ulp against long double on 240,000 logits in [-745, 5])."""
     if tile.device.type != "cpu":
         return tile.exp_()
     array = tile.numpy()
