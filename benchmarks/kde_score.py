@@ -73,7 +73,7 @@ def machine_bound(d: int) -> tuple[float, float, dict]:
     GEMM rate (numpy's OpenBLAS or torch's MKL: neither wins by much, nor always)."""
     a = np.random.default_rng(0).standard_normal((1000, 1000))
     gemms = dict(numpy=lambda: a @ a, torch=lambda: torch.from_numpy(a) @ torch.from_numpy(a))
-    flops = max(2e9 / min(timed(gemm)[0] for _ in range(3)) for gemm in gemms.values())
+    flops = max(2e9 / fastest(gemm, 3) for gemm in gemms.values())
     exps = exp_rates()
     return 1 / (1 / max(exps.values()) + flops_per_pair(d) / flops), flops, exps
 
@@ -111,8 +111,7 @@ def tile_gemm_rates(d: int) -> tuple[float, float]:
     pieces = list(zip(w.split(tile_k, dim=1), v.split(tile_k)))
 
     def rate(gemm):
-        seconds = min(timed(lambda: [gemm(wj, vj) for wj, vj in pieces])[0] for _ in range(5))
-        return 2 * columns * tile_q * N / seconds
+        return 2 * columns * tile_q * N / fastest(lambda: [gemm(wj, vj) for wj, vj in pieces], 5)
 
     return (rate(lambda wj, vj: torch.mm(rows, wj, out=tile[:, :wj.shape[1]])),
             rate(lambda wj, vj: total.addmm_(tile[:, :len(vj)], vj)))
@@ -130,6 +129,11 @@ def timed(fn):
     start = time.perf_counter()
     value = fn()
     return time.perf_counter() - start, value
+
+
+def fastest(fn, passes: int) -> float:
+    """Seconds of ``fn``'s fastest run in ``passes``."""
+    return min(timed(fn)[0] for _ in range(passes))
 
 
 if __name__ == "__main__":
@@ -151,7 +155,7 @@ if __name__ == "__main__":
     alone = [1 / (1 / max(e.values()) + 2 * (D + 2) * (1 / g1 + 1 / g2)) for (_, _, e), (g1, g2), _ in rounds]
     of_operations = float(np.median([pairs / seconds / a for a, (*_, seconds) in zip(alone, rounds)]))
     np.testing.assert_allclose(mixture.score(x, T), expected, rtol=1e-9, atol=1e-9)
-    straightforward = min(timed(lambda: torch_score(noised.means, noised.variances[0, 0], x))[0] for _ in range(2))
+    straightforward = fastest(lambda: torch_score(noised.means, noised.variances[0, 0], x), 2)
     np.testing.assert_allclose(torch_score(noised.means, noised.variances[0, 0], x), expected, rtol=1e-7, atol=1e-7)
     print(f"KDE score, {N} queries x {N} centres x d={D}, one thread, float64 (results agree to 1e-9)")
     print(f"  this machine (median round): GEMM {flops:.3g} flop/s, exp {exps['numpy']:.3g}/s numpy, "
@@ -165,7 +169,7 @@ if __name__ == "__main__":
           f"{of_operations:.0%} of its three operations timed alone (median round)")
     print(f"  speed-up           {naive / library:7.1f}x over naive (target: at least 10x), "
           f"{straightforward / library:.2f}x over torch; fraction of the bound target: 80 %")
-    single = min(timed(lambda: mixture.score(x, T, precision="float32"))[0] for _ in range(3))
+    single = fastest(lambda: mixture.score(x, T, precision="float32"), 3)
     t0 = SamplerConfig().t0
     at_t0 = mixture.noised(t0).sample(N, rng)
     exact, fast = mixture.score(at_t0, t0), mixture.score(at_t0, t0, precision="float32")
@@ -182,7 +186,7 @@ if __name__ == "__main__":
 
     record = dict(machine=machine(), cores=os.cpu_count(), date=datetime.date.today().isoformat(),
                   torch=torch.__version__, pairs_per_s=pairs / library, over_naive=naive / library,
-                  over_torch=straightforward / library, bound=bound, gemm_flops=flops, exp_per_s=max(exps.values()),
+                  over_torch=straightforward / library, bound=bound, gemm_flops=flops,
                   exp_per_s_numpy=exps['numpy'], exp_per_s_torch=exps['torch'], gemm_logits_flops=logits_flops,
                   gemm_sums_flops=sums_flops, fraction_of_operations=of_operations, flops_per_pair=flops_per_pair(D),
                   rounds=ROUNDS,
