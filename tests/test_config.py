@@ -20,9 +20,11 @@ def test_unknown_mode_is_one_clear_error(monkeypatch, source):
         config.resolve_mode(None if source == "environment" else "fast")
 
 
-def test_every_experiment_has_every_mode_and_sizes_grow():
+def test_every_experiment_has_every_mode_a_probe_and_sizes_grow():
     for name, table in config.size_table().items():
-        assert set(table) == set(config.MODES), name
+        assert set(table) == {*config.MODES, "probe"}, name
+        assert set(table["probe"]) <= set(table["smoke"]), name  # a probe only changes sizes the modes have
+        assert config.probe_sizes(name).keys() == table["full"].keys(), name
         for key, smoke in table["smoke"].items():
             if key != "nll_every":  # a cadence, not a size
                 assert smoke <= table["full"][key] <= table["paper"][key], (name, key)

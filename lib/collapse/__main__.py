@@ -29,6 +29,12 @@ def main(argv=None) -> int:
     every.add_argument("--mode", choices=config.MODES, default=config.DEFAULT_MODE)
     every.add_argument("--jobs", "-j", type=int, default=1, metavar="N",
                        help="notebooks run at once, sharing the cores (each gets cores // N job workers)")
+    rekey = commands.add_parser("rekey", help="move committed results to today's keys after a code edit that a probe "
+                                              "run shows moved no number (else name what moved)")
+    rekey.add_argument("notebooks", nargs="*", help="default: every notebook with a committed result")
+    probed = commands.add_parser("probe", help="record the probe fingerprint of committed results whose key is "
+                                               "today's (make reproduce does it after each canonical run)")
+    probed.add_argument("notebooks", nargs="*", help="default: every notebook with a committed result")
     planned = commands.add_parser("plan", help="print each notebook's work and expected time before a long run")
     planned.add_argument("--mode", choices=config.MODES, default=config.DEFAULT_MODE)
     args = parser.parse_args(argv)
@@ -53,6 +59,8 @@ def main(argv=None) -> int:
         config.set_threads(1)
         print(plan.render(*plan.plan(args.mode), args.mode))
         return 0
+    if args.command in ("rekey", "probe"):
+        return _probe_command(args.command, args.notebooks)
     if args.command == "site":
         from collapse.infra import site
 
@@ -72,6 +80,21 @@ def main(argv=None) -> int:
     ok, seconds = reproduce.run(notebook, config.ROOT / out if not str(out).startswith("/") else out, parameters)
     print(f"{notebook.stem}: {'ok' if ok else 'FAILED'} in {seconds:.0f} s; executed copy: {out}")
     return 0 if ok else 1
+
+
+def _probe_command(command: str, notebooks: list[str]) -> int:
+    """``rekey`` or ``probe`` each notebook's committed result, one line each; non-zero if any was refused."""
+    from collapse.infra import probe
+
+    failed = 0
+    for experiment in probe.experiments_of(notebooks):
+        try:
+            ok, message = (probe.rekey if command == "rekey" else probe.record)(experiment)
+        except probe.ProbeFailed as err:
+            ok, message = False, f"{experiment}: {err}"
+        print(message, flush=True)
+        failed += not ok
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

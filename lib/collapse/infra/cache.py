@@ -68,7 +68,7 @@ def dependency_closure(modules) -> list[str]:
 
 
 def _counts(name: str) -> bool:
-    path = _source_file(name)
+    path = source_file(name)
     infrastructure = name == INFRASTRUCTURE or name.startswith(INFRASTRUCTURE + ".")
     return path is not None and path.name != "__init__.py" and not infrastructure
 
@@ -77,7 +77,7 @@ def _counts(name: str) -> bool:
 def _hash_sources(names: tuple[str, ...]) -> str:
     h = hashlib.sha256()
     for name in names:
-        path = _source_file(name)
+        path = source_file(name)
         h.update(path.relative_to(LIBRARY).as_posix().encode())
         h.update(code_text(path.read_text()).encode())
     return h.hexdigest()[:16]
@@ -89,11 +89,23 @@ def code_text(source: str) -> str:
     are kept as they are. Text, not a syntax-tree dump, so that keys do not depend on the Python version; a source
     that does not parse on its own (a nested function's) is kept whole."""
     source = textwrap.dedent(source)
+    kept = _code_lines(source)
+    return source if kept is None else "\n".join(line for _, line in kept)
+
+
+def code_rows(source: str) -> list[int]:
+    """The 1-based rows of ``source`` that :func:`code_text` keeps (all of them if it does not parse)."""
+    kept = _code_lines(source)
+    return list(range(1, source.count("\n") + 2)) if kept is None else [row for row, _ in kept]
+
+
+def _code_lines(source: str) -> list[tuple[int, str]] | None:
+    """(row, text) of each line :func:`code_text` keeps, or None if ``source`` does not parse."""
     try:
         tree = ast.parse(source)
         tokens = list(tokenize.generate_tokens(io.StringIO(source).readline))
     except (SyntaxError, tokenize.TokenError):
-        return source
+        return None
     lines = source.split("\n")
     inside, opened = set(), []  # 1-based rows inside a multi-line string (f-strings are several tokens from 3.12)
     for token in tokens:
@@ -116,11 +128,21 @@ def code_text(source: str) -> str:
             if not lines[first - 1][: body[0].col_offset].strip() and (len(body) == 1 or body[1].lineno > last):
                 lines[first - 1: last] = [""] * (last + 1 - first)  # a docstring on lines of its own
                 inside.difference_update(range(first, last + 1))
-    return "\n".join(line if row in inside else line.rstrip() for row, line in enumerate(lines, 1)
-                     if row in inside or line.strip())
+    return [(row, line if row in inside else line.rstrip()) for row, line in enumerate(lines, 1)
+            if row in inside or line.strip()]
 
 
-def _source_file(name: str) -> Path | None:
+def module_digest(name: str) -> str:
+    """SHA-256 (16 hex digits) of a library module's :func:`code_text`: what changes when an edit can change a
+    number."""
+    return text_digest(source_file(name).read_text())
+
+
+def text_digest(source: str) -> str:
+    return hashlib.sha256(code_text(source).encode()).hexdigest()[:16]
+
+
+def source_file(name: str) -> Path | None:
     top, *parts = name.split(".")
     if top != "collapse":
         return None
@@ -129,7 +151,7 @@ def _source_file(name: str) -> Path | None:
 
 
 def _library_imports(name: str) -> set[str]:
-    path = _source_file(name)
+    path = source_file(name)
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
     found = set()
     for node in ast.walk(ast.parse(path.read_text())):
@@ -334,7 +356,10 @@ class ResultFile:
     def save(self, dataset, key: str, **provenance) -> None:
         data = dataset.to_netcdf(engine="scipy")  # netCDF3: self-describing, and the same bytes every time
         atomic_write_bytes(self.path, bytes(data))
-        meta = {"key": key, "sha256": hashlib.sha256(data).hexdigest(), "versions": versions(), **provenance}
+        self.write_metadata({"key": key, "sha256": hashlib.sha256(data).hexdigest(), "versions": versions(),
+                             **provenance})
+
+    def write_metadata(self, meta: dict) -> None:
         atomic_write_bytes(self.sidecar, (json.dumps(meta, indent=2, sort_keys=True) + "\n").encode())
 
 

@@ -41,6 +41,13 @@ def sizes(experiment: str, mode: str | None = None) -> dict:
     return dict(table[experiment][resolve_mode(mode)])
 
 
+def probe_sizes(experiment: str) -> dict:
+    """The sizes a probe runs ``experiment`` at (:mod:`collapse.infra.probe`): its smoke sizes with its ``probe``
+    table on top, which raises counts past the code's size thresholds so the probe takes a full run's paths."""
+    table = size_table()[experiment]
+    return {**table["smoke"], **table.get("probe", {})}
+
+
 @cache
 def size_table() -> dict[str, dict[str, dict]]:
     with SIZES_FILE.open("rb") as f:
@@ -124,6 +131,18 @@ def compute_device():
     if name not in ("cpu", "cuda") or (name == "cuda" and not torch.cuda.is_available()):
         raise ValueError(f"COLLAPSE_DEVICE={name!r} is not available here; use 'cpu' or unset it")
     return torch.device(name)
+
+
+def probing() -> bool:
+    """True inside a probe run (``$COLLAPSE_PROBE=1``, set by :mod:`collapse.infra.probe`): a notebook runs at its
+    probe sizes up to its computation, whose job outputs are digested instead of stored."""
+    return os.environ.get("COLLAPSE_PROBE") == "1"
+
+
+def store_only() -> bool:
+    """True when a result missing from the store is an error rather than a computation (``$COLLAPSE_STORE_ONLY=1``:
+    the strict stage of ``make test``, which must never start hours of work)."""
+    return os.environ.get("COLLAPSE_STORE_ONLY") == "1"
 
 
 def show_progress() -> bool:

@@ -30,12 +30,15 @@ class Experiment:
         self.name = name
         self.mode = config.resolve_mode(mode)
         overrides = parameters.pop("sizes", None) or {}
-        self.sizes = {**config.sizes(name, self.mode), **_checked_sizes(name, self.mode, overrides)}
+        base = config.probe_sizes(name) if config.probing() else config.sizes(name, self.mode)
+        self.sizes = {**base, **_checked_sizes(name, self.mode, overrides)}
         self.training = config.training(name, self.mode)
         self.parameters = parameters
         self.canonical = self.mode != "smoke" and not overrides and bool(parameters) and \
-            _checked_parameters(name, parameters) == "default"
-        if self.canonical:
+            _checked_parameters(name, parameters) == "default" and not config.probing()
+        if config.probing():  # a probe writes nothing: its computation's fingerprint ends the run
+            self.results_dir = self.figures_dir = config.EXPLORE / "probe" / name
+        elif self.canonical:
             self.results_dir, self.figures_dir = config.canonical_dirs(name, self.mode)
         else:
             run = digest({"parameters": parameters, "sizes": overrides})
@@ -63,13 +66,20 @@ class Experiment:
                             f"{sorted(inputs)}; pass each argument of {compute.__name__} as a keyword")
         modules = referenced_modules(compute)
         code = code_version(modules)
-        key = digest({"experiment": self.name, "mode": self.mode, "inputs": inputs,
-                      "compute": source_of(compute), "code": code})
+        if config.probing():
+            from collapse.infra import probe
+
+            raise probe.Done(probe.fingerprint(self, compute, inputs, modules))
+        key = result_key(self.name, self.mode, inputs, compute, code)
         file = ResultFile(self.results_dir / compute.__name__)
         result = file.load(key)
         if result is not None:
             log.info("%s/%s: from the store (key %s)", self.name, compute.__name__, key)
             return result
+        if config.store_only():
+            from collapse.infra import probe
+
+            raise probe.StoreMiss(probe.miss_message(self.name, file, key))
         log.info("%s/%s: computing (key %s)", self.name, compute.__name__, key)
         start = time.perf_counter()
         with jobs.tally() as job_seconds:
@@ -97,6 +107,13 @@ class Experiment:
 
     def save_figure(self, fig, name: str):
         return figures.save_figure(fig, name, self.figures_dir)
+
+
+def result_key(experiment: str, mode: str, inputs, compute, code: str) -> str:
+    """The key of ``compute(**inputs)``'s result: its inputs (or their fingerprint, as a sidecar stores them: the
+    same key), the mode, ``compute``'s source and ``code``, the version of the library code it reaches."""
+    return digest({"experiment": experiment, "mode": mode, "inputs": inputs, "compute": source_of(compute),
+                   "code": code})
 
 
 def notebook_defaults(experiment: str) -> dict:

@@ -39,8 +39,16 @@ def run_jobs(fn, jobs: list[dict], workers: int | None = None, desc: str = "jobs
         _TALLY.extend(paths)
     todo = [i for i, result in enumerate(results) if result is None]
     log.info("%s: %d of %d jobs cached, computing %d", desc, len(jobs) - len(todo), len(jobs), len(todo))
-    if not todo:
-        return results
+    if todo:
+        _compute(fn, jobs, paths, results, todo, workers, desc)
+    for recording in _RECORDINGS:
+        outputs = recording.setdefault(f"{fn.__module__}.{fn.__qualname__}", {})
+        outputs.update({digest(job): digest({"output": result}) for job, result in zip(jobs, results)})
+    return results
+
+
+def _compute(fn, jobs, paths, results, todo, workers, desc) -> None:
+    """Run the jobs ``todo`` (indices), filling ``results`` in place."""
     workers = min(workers or config.default_workers(), len(todo))
     start, bar = time.perf_counter(), tqdm(total=len(todo), desc=desc, disable=not config.show_progress())
     if workers <= 1 and not config.scheduler():
@@ -54,7 +62,21 @@ def run_jobs(fn, jobs: list[dict], workers: int | None = None, desc: str = "jobs
                 results[futures[future]] = future.result()
                 _report(desc, done, len(todo), start, bar)
     bar.close()
-    return results
+
+
+_RECORDINGS: list[dict] = []
+
+
+@contextmanager
+def recording():
+    """Digests of the output of every job that ``run_jobs`` returns inside the block, as
+    ``{"module.function": {job digest: output digest}}``: a probe's fingerprint (:mod:`collapse.infra.probe`)."""
+    outputs: dict[str, dict[str, str]] = {}
+    _RECORDINGS.append(outputs)
+    try:
+        yield outputs
+    finally:
+        _RECORDINGS.remove(outputs)
 
 
 @contextmanager

@@ -172,6 +172,8 @@ def reproduce(names: list[str], mode: str, jobs: int = 1) -> int:
         for nb in notebooks:
             ok, seconds = run(nb, executed_path(nb, mode, canonical=True), {"mode": mode})
             summary.append((nb.stem, "ok" if ok else "FAILED", seconds))
+            if ok and mode == "full":
+                fingerprint(nb)
     print(f"\nreproduce ({mode}):")
     for name, status, seconds in summary:
         print(f"  {name:38s} {status:7s} {seconds:7.0f} s")
@@ -179,6 +181,17 @@ def reproduce(names: list[str], mode: str, jobs: int = 1) -> int:
     if failed:
         print(f"  failed: {', '.join(failed)}; their committed executed copies are unchanged", file=sys.stderr)
     return 1 if failed else 0
+
+
+def fingerprint(notebook: Path) -> None:
+    """Record the probe fingerprint of ``notebook``'s committed results where it is missing or was taken with other
+    code, so that a later edit that moves no number can be re-keyed (:mod:`collapse.infra.probe`)."""
+    from collapse.infra import probe
+
+    for experiment in probe.experiments_of([notebook.stem]):
+        meta = probe.committed_metadata(experiment)
+        if meta.get("probe", {}).get("code_version") != meta.get("code_version"):
+            print(probe.record(experiment)[1])
 
 
 def in_parallel(notebooks: list[Path], mode: str, jobs: int) -> list[tuple[str, str, float]]:

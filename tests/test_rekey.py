@@ -1,0 +1,102 @@
+"""Verified re-keying and the store-only strict stage, on a scratch copy of the library with notebook 00's result.
+
+The copy is a git repository of its own (rekey finds the old source of a changed module there), its tour probe cut to
+smoke sizes so that each probe takes seconds; its fingerprint is recorded once, then each test edits the library,
+runs the command line as a user would, and restores the copy.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from collapse.infra import config
+
+TOUR = "lib/collapse/studies/tour.py"
+SIDECAR = "data/results/tour/compute.json"
+
+
+def _run(copy: Path, *args, env=None):
+    environment = {**os.environ, "PYTHONPATH": str(copy / "lib"), "COLLAPSE_CACHE": str(copy / "cache"), **(env or {})}
+    environment.pop("COLLAPSE_MODE", None)  # pytest runs in smoke mode; the committed result is full mode's
+    return subprocess.run(args, cwd=copy, env=environment, capture_output=True, text=True)
+
+
+def _git(copy: Path, *args):
+    subprocess.run(["git", "-C", str(copy), *args], check=True, capture_output=True)
+
+
+@pytest.fixture(scope="module")
+def copy(tmp_path_factory):
+    root = tmp_path_factory.mktemp("rekey")
+    shutil.copytree(config.ROOT / "lib", root / "lib", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    for path in ("notebooks/00_tour.ipynb", "notebooks/executed/00_tour.ipynb", "data/results/tour"):
+        (root / path).parent.mkdir(parents=True, exist_ok=True)
+        (shutil.copytree if (config.ROOT / path).is_dir() else shutil.copy)(config.ROOT / path, root / path)
+    sizes = root / "lib/collapse/infra/sizes.toml"
+    sizes.write_text(sizes.read_text().replace("[tour.probe]\nn = 1000\ngenerations = 2", "[tour.probe]\n"))
+    recorded = _run(root, sys.executable, "-m", "collapse", "probe", "00")
+    assert recorded.returncode == 0 and "probe recorded" in recorded.stdout, recorded.stdout + recorded.stderr
+    _git(root, "init", "-q")
+    _git(root, "add", "-A")
+    _git(root, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "scratch")
+    yield root
+
+
+@pytest.fixture
+def edit(copy):
+    """Replace text in the copy's tour study; the copy is restored afterwards."""
+    def change(old, new):
+        path = copy / TOUR
+        assert old in path.read_text()
+        path.write_text(path.read_text().replace(old, new))
+
+    yield change
+    _git(copy, "checkout", "-q", "--", ".")
+
+
+def test_a_refactor_that_moves_no_number_is_rekeyed_without_a_recompute(copy, edit):
+    before = json.loads((copy / SIDECAR).read_text())
+    edit("    laws = population_recursion(data, alpha, bandwidth, t0, generations)\n",
+         "    recursion = population_recursion\n    laws = recursion(data, alpha, bandwidth, t0, generations)\n")
+    done = _run(copy, sys.executable, "-m", "collapse", "rekey", "00")
+    assert done.returncode == 0 and "re-keyed" in done.stdout, done.stdout + done.stderr
+    after = json.loads((copy / SIDECAR).read_text())
+    assert after["key"] != before["key"] and after["sha256"] == before["sha256"]  # the same bytes, a new key
+    assert after["rekeyed"][-1] == {"from": before["key"], "to": after["key"], "changed": ["collapse.studies.tour"],
+                                    "commit": after["rekeyed"][-1]["commit"]}
+    assert not (copy / "cache" / "jobs").exists()  # nothing was computed at full size
+
+
+def test_a_change_that_moves_an_output_is_refused_naming_the_job_function(copy, edit):
+    edit("kl_monte_carlo(learner.target(), data, kl_samples, rng)",
+         "kl_monte_carlo(learner.target(), data, kl_samples + 1, rng)")
+    refused = _run(copy, sys.executable, "-m", "collapse", "rekey", "00")
+    assert refused.returncode == 1 and "outputs moved: collapse.studies.tour.run_job" in refused.stdout, refused.stdout
+    assert json.loads((copy / SIDECAR).read_text())["key"] == json.loads(
+        (config.ROOT / SIDECAR).read_text())["key"]  # nothing rewritten
+
+
+def test_a_changed_line_the_probe_does_not_run_is_refused(copy, edit):
+    edit("def population(", "def half(x):\n    if x is None:\n        raise ValueError('x')\n    return x / 2\n\n\n"
+                            "def population(")
+    refused = _run(copy, sys.executable, "-m", "collapse", "rekey", "00")
+    assert refused.returncode == 1, refused.stdout
+    lines = refused.stdout.splitlines()[1:]  # the raise is exempt (a run that reaches it stops); the rest is not
+    assert [line.split(" changed")[0].strip() for line in lines] == [f"{TOUR}:{row}" for row in (42, 44)], lines
+    assert "outputs moved" not in refused.stdout  # the digests agree: only the coverage rule refuses it
+
+
+def test_the_strict_stage_fails_at_once_on_a_key_miss_and_computes_nothing(copy, edit):
+    edit("    laws = population_recursion(data, alpha, bandwidth, t0, generations)\n",
+         "    recursion = population_recursion\n    laws = recursion(data, alpha, bandwidth, t0, generations)\n")
+    failed = _run(copy, sys.executable, "-m", "pytest", "--nbval", "-q", "-o", "addopts=", "-p", "no:cacheprovider",
+                  "notebooks/executed/00_tour.ipynb", env={"COLLAPSE_MODE": "full", "COLLAPSE_STORE_ONLY": "1"})
+    assert failed.returncode != 0
+    assert "StoreMiss" in failed.stdout and "make rekey NB=00" in failed.stdout, failed.stdout[-3000:]
+    assert "Library modules changed since it was stored: collapse.studies.tour" in failed.stdout
+    assert not (copy / "cache" / "jobs").exists()  # no job started
