@@ -1,6 +1,7 @@
 """The results store: keys made of declared inputs, infrastructure outside keys, job-level caching, damage caught."""
 
 import json
+import os
 import shutil
 import warnings
 
@@ -257,3 +258,16 @@ def test_code_text_drops_documentation_but_keeps_every_character_a_value_can_see
     assert cache.code_text('s = "# not a comment"\n') == 's = "# not a comment"'
     nested = '    def g():\n        return """\nflush left"""\n'  # dedent cannot help: kept whole, no error
     assert "flush left" in cache.code_text(nested)
+
+
+def test_a_digest_does_not_follow_the_hash_seed():
+    """A Dataset's pickle holds sets of names, whose order follows PYTHONHASHSEED: digests use contents instead."""
+    import subprocess
+    import sys
+
+    script = ("import numpy as np, xarray as xr; from collapse.infra.cache import digest; "
+              "d = xr.Dataset({'a': ('x', np.arange(3.0))}, coords={'x': ['p', 'q', 'r'], 'y': [1, 2]}); "
+              "print(digest({'d': d, 's': {'alpha', 'beta', 'gamma'}}))")
+    digests = {subprocess.run([sys.executable, "-c", script], env={**os.environ, "PYTHONHASHSEED": seed},
+                              capture_output=True, text=True, check=True).stdout for seed in ("1", "2", "3")}
+    assert len(digests) == 1, digests

@@ -250,8 +250,9 @@ def source_of(fn) -> str:
 # --------------------------------------------------------------------------- keys
 
 def fingerprint(value):
-    """A JSON-able stand-in for ``value`` that changes whenever the value does: arrays by their bytes,
-    dataclasses by their fields, other objects by their pickled bytes."""
+    """A JSON-able stand-in for ``value`` that changes whenever the value does, and only then: arrays by their bytes,
+    sets in a canonical order, xarray Datasets and dataclasses by their contents, other objects by their pickled
+    bytes."""
     if value is None or isinstance(value, (bool, int, str)):
         return value
     if isinstance(value, float):
@@ -262,6 +263,15 @@ def fingerprint(value):
         return {str(k): fingerprint(v) for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))}
     if isinstance(value, (list, tuple)):
         return [fingerprint(v) for v in value]
+    if isinstance(value, (set, frozenset)):  # in a canonical order: a set's own order follows the hash seed
+        return {"set": sorted((fingerprint(v) for v in value), key=lambda v: json.dumps(v, sort_keys=True))}
+    if isinstance(value, np.ndarray) and value.dtype == object:  # its bytes would be pointers
+        return {"objects": fingerprint(value.tolist()), "shape": list(value.shape)}
+    if type(value).__module__.startswith("xarray.") and hasattr(value, "variables"):  # a Dataset, by content
+        return {"type": type(value).__qualname__, "attrs": fingerprint(dict(value.attrs)),
+                "coords": sorted(map(str, value.coords)),
+                "variables": {str(k): {"dims": list(v.dims), "values": fingerprint(v.values),
+                                       "attrs": fingerprint(dict(v.attrs))} for k, v in value.variables.items()}}
     if isinstance(value, np.ndarray):
         array = np.ascontiguousarray(value)
         return {"array": hashlib.sha256(array.tobytes()).hexdigest(), "dtype": str(array.dtype),

@@ -111,7 +111,7 @@ def run(experiment: str, mode: str = "full") -> dict:
         out = Path(tmp) / "probe.json"
         env = {**os.environ, "COLLAPSE_PROBE": "1", "COLLAPSE_MODE": mode, "COLLAPSE_CACHE": str(Path(tmp) / "cache"),
                "COLLAPSE_WORKERS": "1", "COLLAPSE_THREADS": "1", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
-               "MKL_NUM_THREADS": "1", "COLLAPSE_PROGRESS": "0", "MPLBACKEND": "Agg"}
+               "MKL_NUM_THREADS": "1", "COLLAPSE_PROGRESS": "0", "MPLBACKEND": "Agg", "PYTHONHASHSEED": "0"}
         for name in ("COLLAPSE_SCHEDULER", "COLLAPSE_STORE_ONLY"):
             env.pop(name, None)
         from collapse.infra.jobs import die_with
