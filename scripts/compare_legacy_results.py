@@ -19,8 +19,7 @@ import numpy as np
 import xarray as xr
 
 from collapse.core.recursion import Workflow
-from collapse.infra.config import ROOT
-from collapse.infra.experiment import notebook_defaults
+from collapse.infra.config import ROOT, notebook_defaults
 
 RUNS = ("alpha", "run", "generation")
 

@@ -9,7 +9,7 @@ import pytest
 import xarray as xr
 
 from collapse import claims
-from collapse.infra import config, report
+from collapse.infra import config, ledger, report
 
 LEDGERS = sorted(e for e in config.NOTEBOOKS if (config.canonical_dirs(e, "full")[0] / "claims.json").exists())
 
@@ -20,7 +20,7 @@ def test_every_notebook_has_a_committed_ledger():
 
 @pytest.mark.parametrize("experiment", LEDGERS)
 def test_criteria_on_the_committed_results_give_the_committed_verdicts(experiment):
-    assert claims.recheck(experiment) == []
+    assert ledger.recheck(experiment) == []
 
 
 def test_a_changed_result_that_flips_a_verdict_is_caught(tmp_path):
@@ -30,7 +30,7 @@ def test_a_changed_result_that_flips_a_verdict_is_caught(tmp_path):
         damaged = ds.load()
     damaged["deviation"] = damaged.deviation + 1e-3  # the exact decomposition no longer closes
     (folder / "compute.nc").write_bytes(bytes(damaged.to_netcdf(engine="scipy")))
-    problems = claims.recheck("error_accumulation", folder)
+    problems = ledger.recheck("error_accumulation", folder)
     assert any("K-decomposition was 'reproduced', now 'not reproduced'" in p for p in problems), problems
 
 

@@ -190,7 +190,7 @@ def test_paper_mode_trains_and_samples_for_a_few_steps_on_the_cpu(train_split):
     """The paper path (28 x 28, the paper's U-Net widths, learning rate and schedule) for one optimisation step and
     three sampling steps, so that the configuration a GPU run would use cannot rot unnoticed."""
     from collapse.infra import config
-    from collapse.infra.experiment import notebook_defaults
+    from collapse.infra.config import notebook_defaults
 
     sizes = config.sizes("image_recursive_diffusion", "paper")
     training = config.training("image_recursive_diffusion", "paper")

@@ -63,6 +63,8 @@ def test_a_refactor_that_moves_no_number_is_rekeyed_without_a_recompute(copy, ed
     before = json.loads((copy / SIDECAR).read_text())
     edit("    laws = population_recursion(data, alpha, bandwidth, t0, generations)\n",
          "    recursion = population_recursion\n    laws = recursion(data, alpha, bandwidth, t0, generations)\n")
+    edit("def population(", "def half(x):  # new and never called: only a changed line could call it\n"
+                            "    return x / 2\n\n\ndef population(")
     done = _run(copy, sys.executable, "-m", "collapse", "rekey", "00")
     assert done.returncode == 0 and "re-keyed" in done.stdout, done.stdout + done.stderr
     after = json.loads((copy / SIDECAR).read_text())
@@ -82,12 +84,14 @@ def test_a_change_that_moves_an_output_is_refused_naming_the_job_function(copy, 
 
 
 def test_a_changed_line_the_probe_does_not_run_is_refused(copy, edit):
-    edit("def population(", "def half(x):\n    if x is None:\n        raise ValueError('x')\n    return x / 2\n\n\n"
-                            "def population(")
+    seeded = "    rng = np.random.default_rng([seed, 10**6])\n"
+    edit(seeded, "    if kl_samples < 0:\n        kl_samples = -kl_samples\n"
+                 "    if kl_samples == 0:\n        raise ValueError('kl_samples')\n" + seeded)
     refused = _run(copy, sys.executable, "-m", "collapse", "rekey", "00")
     assert refused.returncode == 1, refused.stdout
-    lines = refused.stdout.splitlines()[1:]  # the raise is exempt (a run that reaches it stops); the rest is not
-    assert [line.split(" changed")[0].strip() for line in lines] == [f"{TOUR}:{row}" for row in (42, 44)], lines
+    lines = refused.stdout.splitlines()[1:]  # the `if` lines ran, the raise is exempt (a run reaching it stops)
+    row = (copy / TOUR).read_text().splitlines().index("        kl_samples = -kl_samples") + 1
+    assert [line.split(" changed")[0].strip() for line in lines] == [f"{TOUR}:{row}"], lines
     assert "outputs moved" not in refused.stdout  # the digests agree: only the coverage rule refuses it
 
 

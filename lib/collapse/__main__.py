@@ -67,7 +67,7 @@ def main(argv=None) -> int:
         return site.build()
     if args.command == "reproduce":
         return reproduce.reproduce(args.notebooks, args.mode, args.jobs)
-    notebook = reproduce.notebook_path(args.notebook)
+    notebook = config.notebook_path(args.notebook)
     values = reproduce.parse_assignments(args.set, "--set")
     sizes = reproduce.parse_assignments(args.size, "--size")
     parameters = reproduce.checked_parameters(notebook, values, sizes, args.mode)

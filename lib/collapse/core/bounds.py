@@ -22,9 +22,10 @@ from __future__ import annotations
 
 import numpy as np
 from sklearn.linear_model import RidgeCV
-from sklearn.model_selection import KFold
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import PolynomialFeatures, SplineTransformer, StandardScaler
+
+from collapse.core.observability import held_out_predictions, observability_forms
 
 
 def girsanov_upper(eps_hat2):
@@ -89,12 +90,6 @@ def observability(martingale, endpoints, energy, folds=2, regressor=None, seed=0
     noise of held-out M is independent of g_hat, so the estimate is not inflated by overfitting, as
     Var(g_hat) in-sample would be. eps_star^2 is the mean path energy (Ito isometry: = Var(M)).
     """
-    m = np.asarray(martingale, float)
-    y = np.asarray(endpoints, float).reshape(len(m), -1)
-    predicted = np.empty_like(m)
-    for train, test in KFold(folds, shuffle=True, random_state=seed).split(y):
-        model = (regressor or default_regressor()).fit(y[train], m[train])
-        predicted[test] = model.predict(y[test])
-    products = (m - m.mean()) * (predicted - predicted.mean())
-    eps2 = float(np.mean(energy))
-    return float(products.mean() / eps2), float(products.std(ddof=1) / np.sqrt(len(m)) / eps2)
+    predicted = held_out_predictions(martingale, endpoints, regressor or default_regressor(), folds, seed)
+    forms = observability_forms(martingale, predicted, energy)
+    return forms["eta"], forms["eta_se"]

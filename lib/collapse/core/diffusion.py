@@ -33,6 +33,21 @@ def ou_coefficient(t):
     return float(np.exp(-0.5 * t)) if np.ndim(t) == 0 else np.exp(-0.5 * np.asarray(t))
 
 
+def ou_variance(a):
+    """1 - a^2, the variance of X_t | X_0 from the mean factor a = a_t (where a is at hand; ``ou_sigma(t) ** 2`` is
+    the accurate form from t near t = 0)."""
+    return 1 - a**2
+
+
+def ou_kernel(y, x, t):
+    """The OU transition X_0 = x_j -> X_t = y_i up to its normalising constant: (K, D, v) with
+    K_ij = exp(-D_ij^2 / 2v), D_ij = a x_j - y_i and v = 1 - a^2 (``y`` of any shape, flattened to rows)."""
+    a = ou_coefficient(t)
+    v = ou_variance(a)
+    difference = a * np.asarray(x)[None, :] - np.reshape(y, (-1, 1))
+    return np.exp(-0.5 * difference**2 / v), difference, v
+
+
 def ou_sigma(t):
     """sigma_t = sqrt(1 - a_t^2) = sqrt(1 - exp(-t)), the noise scale of X_t | X_0."""
     if _is_tensor(t):

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from collapse.core.diffusion import SamplerConfig, ou_coefficient
+from collapse.core.diffusion import SamplerConfig, ou_coefficient, ou_variance
 
 AffineField = Callable[[float], tuple[np.ndarray, np.ndarray]]
 
@@ -55,7 +55,7 @@ def gaussian_score(mean, cov) -> AffineField:
 
     def field(t):
         a = ou_coefficient(t)
-        v_inv = np.linalg.inv(a**2 * cov + (1 - a**2) * np.eye(len(mean)))
+        v_inv = np.linalg.inv(a**2 * cov + ou_variance(a) * np.eye(len(mean)))
         return -v_inv, v_inv @ (a * mean)
 
     return field

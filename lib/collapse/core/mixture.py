@@ -16,8 +16,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from collapse.core.diffusion import ou_coefficient
-from collapse.infra.config import compute_device
+from collapse.core.device import compute_device
+from collapse.core.diffusion import ou_coefficient, ou_variance
 
 # Tiles of (queries x components) logits: (entries, most components). CPU: 2^17 float64 entries = 1 MiB,
 # inside a core's L2 cache, as 256 queries x 512 components (a few per cent faster than 128 x 1024 or 64 x 2048
@@ -69,7 +69,7 @@ class GaussianMixture:
         if t == 0:
             return self
         a = ou_coefficient(t)
-        return GaussianMixture(a * self.means, a**2 * self.variances + (1 - a**2), self.weights)
+        return GaussianMixture(a * self.means, a**2 * self.variances + ou_variance(a), self.weights)
 
     def smoothed(self, variance: float) -> GaussianMixture:
         """This mixture convolved with N(0, variance I) (e.g. what a Gaussian KDE adds)."""

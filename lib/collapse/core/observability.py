@@ -9,8 +9,7 @@ predictions g_hat:
   to the held-out error), at most 1 by construction, and equal to eta when g_hat = E[M | Y] and Var(M) = eps_star^2
   (Ito isometry).
 
-(`collapse.core.bounds.observability` returns the covariance form alone; it moves here when the notebooks using
-it are next recomputed.)
+(`collapse.core.bounds.observability` returns the covariance form alone, from the same predictions.)
 """
 
 from __future__ import annotations

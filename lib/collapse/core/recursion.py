@@ -26,8 +26,6 @@ from typing import Any, Protocol
 import numpy as np
 from tqdm.auto import tqdm
 
-from collapse.infra.config import show_progress
-
 WORKFLOWS = ("replace", "accumulate", "accumulate-subsample", "fresh", "keep-fraction")
 _WITH_FRACTION = ("fresh", "keep-fraction")
 
@@ -126,6 +124,7 @@ def run_recursion(
     keep: tuple[int, ...] = (),
     desc: str | None = None,
     start: RecursionState | None = None,
+    progress: bool = False,
 ) -> RecursionResult:
     """Train ``learner`` recursively for ``generations`` generations on ``n``-point training sets.
 
@@ -134,7 +133,8 @@ def run_recursion(
     :class:`collapse.infra.cache.Checkpoints`) saves the state after each generation and resumes from
     the latest intact one; without a checkpoint, ``start`` (a state returned by an earlier run, e.g. a
     generation 0 shared by several workflows) is continued. ``keep`` lists generations whose samples are
-    returned.
+    returned. ``progress`` shows a bar of the generations labelled ``desc`` (jobs run in workers, whose bars would
+    interleave: off by default).
     """
     if generations < 1:
         raise ValueError(f"generations={generations} must be at least 1")
@@ -148,7 +148,7 @@ def run_recursion(
         rng.bit_generator.state = state.rng_state
         learner = state.learner
     for g in tqdm(range(state.generation, generations), desc=desc or workflow.label, initial=state.generation,
-                  total=generations, leave=False, disable=not show_progress()):
+                  total=generations, leave=False, disable=not progress):
         train = training_set(workflow, state, n, real, rng)
         learner = learner.fit(train)
         samples = learner.sample(n, rng)

@@ -17,15 +17,14 @@ import math
 import numpy as np
 from numpy.polynomial import hermite_e
 
-from collapse.core.diffusion import ou_coefficient
+from collapse.core.diffusion import ou_kernel
 from collapse.core.mixture import GaussianMixture, blend
 
 
 def transition_matrix(x: np.ndarray, t: float) -> np.ndarray:
     """K with (K p)(x_i) = sum_j K_ij p(x_j): the density at x_i of X_t given X_0 = x_j, times dx, each column
     normalised to conserve mass (so that a kernel narrower than the grid step tends to the identity, not to 0)."""
-    a = ou_coefficient(t)
-    kernel = np.exp(-0.5 * (x[:, None] - a * x[None, :]) ** 2 / (1 - a**2))
+    kernel, _, _ = ou_kernel(x, x, t)
     return kernel / kernel.sum(axis=0, keepdims=True)
 
 

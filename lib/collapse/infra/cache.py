@@ -309,6 +309,13 @@ def digest(blob: dict) -> str:
     return hashlib.sha256(json.dumps(fingerprint(blob), sort_keys=True).encode()).hexdigest()[:16]
 
 
+def result_key(experiment: str, mode: str, inputs, compute, code: str) -> str:
+    """The key of ``compute(**inputs)``'s result: its inputs (or their fingerprint, as a sidecar stores them: the
+    same key), the mode, ``compute``'s source and ``code``, the version of the library code it reaches."""
+    return digest({"experiment": experiment, "mode": mode, "inputs": inputs, "compute": source_of(compute),
+                   "code": code})
+
+
 # --------------------------------------------------------------------------- files
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:

@@ -8,6 +8,8 @@ else ``full``.
 
 from __future__ import annotations
 
+import ast
+import json
 import os
 import tomllib
 from functools import cache
@@ -77,6 +79,29 @@ NOTEBOOKS = {
 }
 """The notebook of each experiment: its parameters cell holds the defaults that make a run canonical."""
 
+def notebook_defaults(experiment: str) -> dict:
+    """The parameters cell of ``experiment``'s notebook, ``mode`` and ``sizes`` aside."""
+    return {k: v for k, v in parameters_cell(NOTEBOOKS[experiment]).items() if k not in ("mode", "sizes")}
+
+
+@cache
+def parameters_cell(notebook: str) -> dict:
+    cells = json.loads((ROOT / "notebooks" / notebook).read_text())["cells"]
+    cell = next(c for c in cells if "parameters" in c.get("metadata", {}).get("tags", []))
+    tree = ast.parse("".join(cell["source"]))
+    return {node.targets[0].id: ast.literal_eval(node.value) for node in tree.body}
+
+
+def notebook_path(name: str) -> Path:
+    """``name`` as a notebook of ``notebooks/``: ``03``, ``03_gmm_recursive_diffusion`` or its file name."""
+    matches = sorted(p for p in (ROOT / "notebooks").glob("[0-9]*.ipynb") if p.name == name or p.stem == name
+                     or p.name.startswith(f"{name}_"))
+    if len(matches) != 1:
+        known = ", ".join(p.stem for p in sorted((ROOT / "notebooks").glob("[0-9]*.ipynb")))
+        raise SystemExit(f"notebook {name!r} is {'ambiguous' if matches else 'unknown'}; use one of: {known}")
+    return matches[0]
+
+
 def executed_notebooks() -> list[Path]:
     """The committed executed copies, which a strict nbval run checks."""
     return sorted((ROOT / "notebooks" / "executed").glob("[0-9]*.ipynb"))
@@ -120,17 +145,6 @@ def scheduler() -> str | None:
     ``dask-jobqueue`` cluster's ``scheduler_address``): ``$COLLAPSE_SCHEDULER``; unset, jobs run in local
     processes."""
     return os.environ.get("COLLAPSE_SCHEDULER") or None
-
-
-def compute_device():
-    """The torch device of the mixture kernels: ``$COLLAPSE_DEVICE`` ("cpu" or "cuda"), default a GPU
-    when one is present."""
-    import torch
-
-    name = os.environ.get("COLLAPSE_DEVICE") or ("cuda" if torch.cuda.is_available() else "cpu")
-    if name not in ("cpu", "cuda") or (name == "cuda" and not torch.cuda.is_available()):
-        raise ValueError(f"COLLAPSE_DEVICE={name!r} is not available here; use 'cpu' or unset it")
-    return torch.device(name)
 
 
 def probing() -> bool:

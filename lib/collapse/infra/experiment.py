@@ -12,15 +12,14 @@ overwrite the committed set, and switching back to a parameter set already run i
 
 from __future__ import annotations
 
-import ast
 import inspect
-import json
 import logging
 import time
 from functools import cache
 
+from collapse.core.device import compute_device
 from collapse.infra import config, figures, jobs
-from collapse.infra.cache import ResultFile, code_version, digest, fingerprint, referenced_modules, source_of
+from collapse.infra.cache import ResultFile, code_version, digest, fingerprint, referenced_modules
 
 log = logging.getLogger("collapse")
 
@@ -70,7 +69,7 @@ class Experiment:
             from collapse.infra import probe
 
             raise probe.Done(probe.fingerprint(self, compute, inputs, modules))
-        key = result_key(self.name, self.mode, inputs, compute, code)
+        key = cache.result_key(self.name, self.mode, inputs, compute, code)
         file = ResultFile(self.results_dir / compute.__name__)
         result = file.load(key)
         if result is not None:
@@ -89,6 +88,7 @@ class Experiment:
             raise TypeError(f"{compute.__name__} returned {type(result).__name__}; return an xarray.Dataset "
                             f"with named dimensions and coordinates")
         file.save(result, key, experiment=self.name, mode=self.mode, code_version=code, modules=modules,
+                  device=str(compute_device()),
                   inputs=fingerprint(inputs), parameters=fingerprint(self.parameters), canonical=self.canonical,
                   wall_time_s=round(time.perf_counter() - start, 1), jobs_s=jobs_s)
         return file.load(key)
@@ -96,43 +96,24 @@ class Experiment:
     def record_claims(self, result):
         """Evaluate this notebook's claims (``collapse.claims.<experiment>``) on ``result``, write them beside
         it, and return them as a table; in smoke mode a flipped verdict is an error (see
-        :func:`collapse.claims.record`)."""
-        from collapse import claims
+        :func:`collapse.infra.ledger.record`)."""
+        from collapse.claims import from_json
+        from collapse.infra import ledger
 
-        found = claims.evaluate(self.name, result, self.parameters, self.sizes)
+        found = ledger.evaluate(self.name, result, self.parameters, self.sizes)
         committed = config.canonical_dirs(self.name, "full")[0] / "claims.json"
-        expected = claims.from_json(committed.read_text()) if committed.exists() else None
+        expected = from_json(committed.read_text()) if committed.exists() else None
         self.claims = {c.id: c for c in found}  # for the closing cells, which render their numbers from them
-        return claims.record(self, found, expected)
+        return ledger.record(self, found, expected)
 
     def save_figure(self, fig, name: str):
         return figures.save_figure(fig, name, self.figures_dir)
 
 
-def result_key(experiment: str, mode: str, inputs, compute, code: str) -> str:
-    """The key of ``compute(**inputs)``'s result: its inputs (or their fingerprint, as a sidecar stores them: the
-    same key), the mode, ``compute``'s source and ``code``, the version of the library code it reaches."""
-    return digest({"experiment": experiment, "mode": mode, "inputs": inputs, "compute": source_of(compute),
-                   "code": code})
-
-
-def notebook_defaults(experiment: str) -> dict:
-    """The parameters cell of ``experiment``'s notebook, ``mode`` and ``sizes`` aside."""
-    return {k: v for k, v in _parameters_cell(config.NOTEBOOKS[experiment]).items() if k not in ("mode", "sizes")}
-
-
-@cache
-def _parameters_cell(notebook: str) -> dict:
-    cells = json.loads((config.ROOT / "notebooks" / notebook).read_text())["cells"]
-    cell = next(c for c in cells if "parameters" in c.get("metadata", {}).get("tags", []))
-    tree = ast.parse("".join(cell["source"]))
-    return {node.targets[0].id: ast.literal_eval(node.value) for node in tree.body}
-
-
 def _checked_parameters(experiment: str, parameters: dict) -> str:
     """'default' if every parameter equals its notebook default, else 'changed'; a parameter the notebook
     does not declare, or one of the wrong type, is an error naming it."""
-    defaults = notebook_defaults(experiment)
+    defaults = config.notebook_defaults(experiment)
     unknown, missing = set(parameters) - set(defaults), set(defaults) - set(parameters)
     if unknown or missing:
         raise TypeError(f"Experiment({experiment!r}) got parameters {sorted(unknown)} that its notebook does not "

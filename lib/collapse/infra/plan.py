@@ -17,7 +17,6 @@ import time
 import numpy as np
 
 from collapse.infra import config
-from collapse.infra.experiment import notebook_defaults
 
 UNITS = {
     "pairs": "mixture-score pair evaluations (a query against a component: the kernel of notebooks 00, 03, 06, 07)",
@@ -40,7 +39,7 @@ def _grid_width(steps: int, grid_points: int, T: float = 4.0, t0: float = 0.02, 
 
 def work(experiment: str, mode: str) -> dict[str, float]:
     """The notebook's work per unit of :data:`UNITS`, at ``mode``'s sizes and its default parameters."""
-    s, p = config.sizes(experiment, mode), notebook_defaults(experiment)
+    s, p = config.sizes(experiment, mode), config.notebook_defaults(experiment)
     arms = len(p.get("alphas", ()))
     if experiment == "tour":
         return {"pairs": arms * s["seeds"] * s["generations"] * s["n"] * (s["steps"] * s["n"] + s["kl_samples"])}

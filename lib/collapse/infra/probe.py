@@ -11,7 +11,9 @@ single-threaded and under coverage, and rewrites the key only if
 - the installed package versions are those the result was computed with, and
 - every statement that changed in the result's library code (against the version, found in git, that the
   fingerprint was taken with) ran during the probe: a change on a path the probe never takes could move a number
-  unseen. A changed ``raise`` is exempt: a run that reaches it stops, so it cannot move a stored number.
+  unseen. Two kinds of statement are exempt: a changed ``raise`` (a run that reaches it stops, so it cannot move
+  a stored number), and the body of a function the old code did not have and the probe never called (only lines
+  that changed can call it, and they are checked).
 
 Otherwise it names what refused it: the job functions whose outputs moved, the versions, or the lines not run.
 ``python -m collapse probe`` records the fingerprint of a result whose key matches today's code (``make reproduce``
@@ -66,12 +68,10 @@ def fingerprint(exp, compute, inputs: dict, modules: list[str]) -> dict:
     with jobs.recording() as outputs:
         dataset = compute(**inputs)
     sidecar = ResultFile(config.canonical_dirs(exp.name, exp.mode)[0] / compute.__name__).metadata()
-    from collapse.infra.experiment import result_key
-
     code = cache.code_version(modules)
     return {
         "experiment": exp.name, "mode": exp.mode, "compute": compute.__name__,
-        "key": result_key(exp.name, exp.mode, sidecar["inputs"], compute, code) if sidecar else None,
+        "key": cache.result_key(exp.name, exp.mode, sidecar["inputs"], compute, code) if sidecar else None,
         "code_version": code, "references": modules,
         "compute_source": hashlib.sha256(cache.source_of(compute).encode()).hexdigest()[:16],
         "modules": {name: module_digest(name) for name in cache.dependency_closure(modules)},
@@ -200,23 +200,28 @@ def unexecuted_changes(old: dict, new: dict, executed: dict) -> list[tuple[str, 
         before = _source_in_git(path, old.get(name)) or ""
         ran = set(executed.get(path.relative_to(LIBRARY).as_posix(), ()))
         lines = text.splitlines()
-        for first, last in _changed_statements(before, text):
-            if not ran.intersection(range(first, last + 1)):
-                found.append((_relative(path), first, lines[first - 1]))
+        for first, last, new in _changed_statements(before, text):
+            if ran.intersection(range(first, last + 1)):
+                continue
+            if new and not ran.intersection(range(new[0] + 1, new[1] + 1)):
+                continue  # a function the old code did not have, never called: reachable only through changed lines
+            found.append((_relative(path), first, lines[first - 1]))
     return found
 
 
-def _changed_statements(before: str, after: str) -> list[tuple[int, int]]:
-    """(first, last) lines in ``after`` of the statements (a compound statement's header only) holding a line
-    that differs from ``before``, comments, docstrings and blank lines aside."""
+def _changed_statements(before: str, after: str) -> list[tuple[int, int, tuple | None]]:
+    """(first, last, new) for each statement of ``after`` (a compound statement's header only) holding a line that
+    differs from ``before``, comments, docstrings and blank lines aside; ``new`` is the (def line, last line) of the
+    innermost function or class around it that ``before`` did not have, else None."""
     code = cache.code_rows(after)
+    tree, existed = ast.parse(after), _functions(before)
     touched = set()
     for tag, _, _, j1, j2 in difflib.SequenceMatcher(None, before.splitlines(), after.splitlines(),
                                                      autojunk=False).get_opcodes():
         if tag != "equal":  # a deletion marks the code line that follows it
             touched.update(range(j1 + 1, j2 + 1) if j2 > j1 else [next((r for r in code if r > j1), code[-1])])
     spans = {}
-    for node in ast.walk(ast.parse(after)):
+    for node in ast.walk(tree):
         if isinstance(node, ast.stmt):
             body = getattr(node, "body", None)
             last = max(node.lineno, body[0].lineno - 1 if isinstance(body, list) and body else node.end_lineno)
@@ -227,7 +232,32 @@ def _changed_statements(before: str, after: str) -> list[tuple[int, int]]:
         following = [r for r in sorted(spans) if r >= row]  # an `else:` line belongs to what follows it
         if row in spans or following:
             statements.add(spans[row] if row in spans else spans[following[0]])
-    return sorted(statements - {None})
+    new = [(first, last) for name, first, last in _function_spans(tree) if name not in existed]
+    return [(first, last, next(((a, b) for a, b in reversed(new) if a < first <= b), None))
+            for first, last in sorted(statements - {None})]
+
+
+def _function_spans(tree) -> list[tuple[str, int, int]]:
+    """(qualified name, def line, last line) of every function and class in ``tree``."""
+    found = []
+
+    def visit(node, prefix):
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                found.append((prefix + child.name, child.lineno, child.end_lineno))
+                visit(child, f"{prefix}{child.name}.")
+            else:
+                visit(child, prefix)
+
+    visit(tree, "")
+    return found
+
+
+def _functions(source: str) -> set[str]:
+    try:
+        return {name for name, _, _ in _function_spans(ast.parse(source))}
+    except SyntaxError:
+        return set()
 
 
 def _source_in_git(path: Path, digest: str | None) -> str | None:
@@ -286,9 +316,7 @@ def installed_versions() -> dict:
 def experiments_of(names: list[str]) -> list[str]:
     """The experiments with a committed full-mode result among the notebooks ``names`` (``03`` or its stem);
     every such experiment when ``names`` is empty."""
-    from collapse.infra.reproduce import notebook_path
-
-    wanted = {notebook_path(n).name for n in names} if names else set(config.NOTEBOOKS.values())
+    wanted = {config.notebook_path(n).name for n in names} if names else set(config.NOTEBOOKS.values())
     return [e for e, nb in config.NOTEBOOKS.items() if nb in wanted and _sidecars(e)]
 
 

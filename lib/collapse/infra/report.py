@@ -77,7 +77,6 @@ def result_tables() -> dict:
 
     import xarray as xr
 
-    from collapse.infra.experiment import notebook_defaults
 
     found = {}
     for experiment in sorted(config.NOTEBOOKS, key=lambda e: (config.NOTEBOOKS[e], e)):
@@ -85,7 +84,7 @@ def result_tables() -> dict:
         path = config.canonical_dirs(experiment, "full")[0] / "compute.nc"
         if hasattr(module, "tables") and path.exists():
             with xr.open_dataset(path, engine="scipy") as result:
-                found.update(module.tables(result.load(), notebook_defaults(experiment),
+                found.update(module.tables(result.load(), config.notebook_defaults(experiment),
                                            config.sizes(experiment, "full")))
     return found
 

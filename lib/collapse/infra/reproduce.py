@@ -27,16 +27,6 @@ from collapse.infra.jobs import die_with
 NOTEBOOKS = config.ROOT / "notebooks"
 
 
-def notebook_path(name: str) -> Path:
-    """``name`` as a notebook of ``notebooks/``: ``03``, ``03_gmm_recursive_diffusion`` or its file name."""
-    matches = sorted(p for p in NOTEBOOKS.glob("[0-9]*.ipynb") if p.name == name or p.stem == name
-                     or p.name.startswith(f"{name}_"))
-    if len(matches) != 1:
-        known = ", ".join(p.stem for p in sorted(NOTEBOOKS.glob("[0-9]*.ipynb")))
-        raise SystemExit(f"notebook {name!r} is {'ambiguous' if matches else 'unknown'}; use one of: {known}")
-    return matches[0]
-
-
 def parse_assignments(pairs: list[str], what: str) -> dict:
     """``["alphas=[0.2, 0.7]", "seed=1"]`` -> values parsed as Python literals (lists work, strings need quotes
     only when they could be read as something else)."""
@@ -55,9 +45,9 @@ def parse_assignments(pairs: list[str], what: str) -> dict:
 def checked_parameters(notebook: Path, values: dict, sizes: dict, mode: str) -> dict:
     """Papermill parameters for ``notebook``: names checked against its parameters cell and its size table,
     values against the types of the defaults; one error naming the parameter and the valid choices."""
-    from collapse.infra.experiment import _checked_sizes, _parameters_cell
+    from collapse.infra.experiment import _checked_sizes
 
-    defaults = _parameters_cell(notebook.name)
+    defaults = config.parameters_cell(notebook.name)
     unknown = set(values) - set(defaults)
     if unknown:
         raise SystemExit(f"{notebook.stem} has no parameter {', '.join(sorted(unknown))}; its parameters are: "
@@ -160,7 +150,7 @@ def executed_path(notebook: Path, mode: str, canonical: bool) -> Path:
 def reproduce(names: list[str], mode: str, jobs: int = 1) -> int:
     """Run ``names`` (default: every notebook) with default parameters, ``jobs`` notebooks at a time; a summary
     line each; exit status."""
-    notebooks = [notebook_path(n) for n in names] or sorted(NOTEBOOKS.glob("[0-9]*.ipynb"))
+    notebooks = [config.notebook_path(n) for n in names] or sorted(NOTEBOOKS.glob("[0-9]*.ipynb"))
     missing = preflight(notebooks)
     if missing:
         print("reproduce: stopped before computing anything:\n  " + "\n  ".join(missing), file=sys.stderr)

@@ -18,9 +18,7 @@ import tarfile
 import tempfile
 from pathlib import Path
 
-from collapse.infra.config import ROOT
-
-RAW = ROOT / "data" / "raw"
+RAW = Path(__file__).resolve().parents[3] / "data" / "raw"  # the repository's (this file: lib/collapse/models/)
 FASHION_MNIST_FILES = tuple(f"{split}-{kind}-ubyte.gz" for split in ("train", "t10k")
                             for kind in ("images-idx3", "labels-idx1"))
 FASHION_MNIST_HOWTO = "install it with `sudo apt-get install dataset-fashion-mnist`, or set COLLAPSE_FASHION_MNIST"

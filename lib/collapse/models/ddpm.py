@@ -25,8 +25,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from collapse.core.device import compute_device
 from collapse.core.diffusion import SamplerConfig, ou_coefficient, ou_sigma, reverse_sde
-from collapse.infra.config import compute_device
 
 
 def sinusoidal_embedding(position: torch.Tensor, dim: int) -> torch.Tensor:

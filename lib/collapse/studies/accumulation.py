@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 
 from collapse.core.bounds import discounted_sum, forgetting_factor
-from collapse.core.diffusion import SamplerConfig, ou_coefficient
+from collapse.core.diffusion import SamplerConfig, ou_kernel
 from collapse.core.grid import chi2_grid, fisher_grid, normal_density, propagate
 from collapse.core.mixture import kde
 
@@ -137,10 +137,8 @@ def grid_density_score(x: np.ndarray, q: np.ndarray):
     mass = q * (x[1] - x[0])
 
     def score(y, t):
-        a = ou_coefficient(t)
-        v = 1 - a**2
-        difference = a * x[None, :] - y  # (n, grid)
-        kernel = mass[None, :] * np.exp(-0.5 * difference**2 / v)
+        kernel, difference, v = ou_kernel(y, x, t)  # (n, grid)
+        kernel = mass[None, :] * kernel
         return (kernel * difference).sum(1, keepdims=True) / (v * kernel.sum(1, keepdims=True))
 
     return score

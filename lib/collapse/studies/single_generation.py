@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from collapse.core.diffusion import SamplerConfig, ou_coefficient
+from collapse.core.diffusion import SamplerConfig, ou_coefficient, ou_variance
 from collapse.core.error_fields import AffineError, CallableError
 from collapse.core.gaussian import as_score, chain_moments, chi2_gaussian, gaussian_score, kl_gaussian
 from collapse.core.grid import chi2_grid, fisher_grid, kl_grid, normal_density, propagate
@@ -108,14 +108,14 @@ class GaussianTestbed(_Testbed):
     def covariance_error(self, t):
         """d/dbeta of the score of N(mean, (1 + beta) cov): state-dependent, aligned with the endpoint."""
         a = ou_coefficient(t)
-        v_inv = np.linalg.inv(a**2 * self.cov + (1 - a**2) * np.eye(self.dim))
+        v_inv = np.linalg.inv(a**2 * self.cov + ou_variance(a) * np.eye(self.dim))
         m = v_inv @ (a**2 * self.cov) @ v_inv
         return m, -m @ (a * self.mean)
 
     def mean_shift_error(self, t):
         """Score of N(mean + 1, cov) minus score of N(mean, cov): a time-constant mean shift of the data."""
         a = ou_coefficient(t)
-        v_inv = np.linalg.inv(a**2 * self.cov + (1 - a**2) * np.eye(self.dim))
+        v_inv = np.linalg.inv(a**2 * self.cov + ou_variance(a) * np.eye(self.dim))
         return np.zeros((self.dim, self.dim)), v_inv @ (a * np.ones(self.dim))
 
     def score_scale_error(self, t):
