@@ -15,11 +15,10 @@ from __future__ import annotations
 import inspect
 import logging
 import time
-from functools import cache
 
 from collapse.core.device import compute_device
 from collapse.infra import config, figures, jobs
-from collapse.infra.cache import ResultFile, code_version, digest, fingerprint, referenced_modules
+from collapse.infra.cache import ResultFile, code_version, digest, fingerprint, referenced_modules, result_key
 
 log = logging.getLogger("collapse")
 
@@ -69,7 +68,7 @@ class Experiment:
             from collapse.infra import probe
 
             raise probe.Done(probe.fingerprint(self, compute, inputs, modules))
-        key = cache.result_key(self.name, self.mode, inputs, compute, code)
+        key = result_key(self.name, self.mode, inputs, compute, code)
         file = ResultFile(self.results_dir / compute.__name__)
         result = file.load(key)
         if result is not None:

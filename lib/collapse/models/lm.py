@@ -146,6 +146,8 @@ class TransformerLM:
                  patience: int = 5):
         if width % heads:
             raise ValueError(f"width={width} must be a multiple of heads={heads}")
+        if steps < 1:
+            raise ValueError(f"steps={steps} must be at least 1: a transformer trains for at least one step")
         self.vocab, self.width, self.layers, self.heads = vocab_size, width, layers, heads
         self.steps, self.batch, self.lr, self.seed = steps, batch, lr, seed
         self.eval_every, self.patience = eval_every, patience
@@ -155,15 +157,26 @@ class TransformerLM:
 
     def fit(self, blocks: np.ndarray, validation: np.ndarray | None = None) -> TransformerLM:
         """Train for ``steps`` steps; with ``validation`` blocks, stop early: score them every ``eval_every``
-        steps, keep the best weights, and stop after ``patience`` scores without improvement (a fixed budget
-        overfits a few blocks and undertrains many)."""
+        steps and stop after ``patience`` scores without improvement (a fixed budget overfits a few blocks and
+        undertrains many). A run that stopped early at its best step s is then trained again from the same
+        initialisation for s steps, so that its one-cycle schedule anneals over the budget it used rather than
+        the one it was given (cut at s, the long schedule would leave it at a high learning rate)."""
         blocks = np.asarray(blocks)
         self.block = blocks.shape[1]
+        self._train(blocks, validation, self.steps)
+        if self.trained_steps < self.steps:
+            self._train(blocks, None, self.trained_steps)
+        self.net.eval()
+        return self
+
+    def _train(self, blocks: np.ndarray, validation: np.ndarray | None, steps: int) -> None:
+        """``steps`` steps of AdamW under a one-cycle schedule sized to them; with ``validation``, the best weights
+        scored, kept, and early stopping (see :meth:`fit`). Sets ``trained_steps``."""
         torch.manual_seed(self.seed)  # the same initialisation every generation
         self.net = _GPT(self.vocab, self.block, self.width, self.layers, self.heads)
         optimiser = torch.optim.AdamW(self.net.parameters(), lr=self.lr, weight_decay=0.01)
-        schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, self.lr, total_steps=self.steps, pct_start=0.1)
-        order = np.random.default_rng([self.seed, len(blocks)]).integers(0, len(blocks), (self.steps, self.batch))
+        schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, self.lr, total_steps=steps, pct_start=0.1)
+        order = np.random.default_rng([self.seed, len(blocks)]).integers(0, len(blocks), (steps, self.batch))
         data = torch.as_tensor(blocks, dtype=torch.long)
         best, best_bpc, stale = None, math.inf, 0
         self.net.train()
@@ -174,9 +187,12 @@ class TransformerLM:
             loss.backward()
             optimiser.step()
             schedule.step()
-            if validation is not None and (step % self.eval_every == 0 or step == self.steps):
+            if validation is not None and (step % self.eval_every == 0 or step == steps):
                 score = bits_per_char(self.log_prob(validation))
                 self.net.train()
+                if not np.isfinite(score):
+                    raise FloatingPointError(f"validation bits per character is {score} at step {step}: training "
+                                             f"diverged; lower lr={self.lr}")
                 if score < best_bpc:
                     best, best_bpc, best_step, stale = copy.deepcopy(self.net.state_dict()), score, step, 0
                 elif (stale := stale + 1) >= self.patience:
@@ -185,8 +201,6 @@ class TransformerLM:
         if best is not None:
             self.net.load_state_dict(best)
             self.trained_steps = best_step
-        self.net.eval()
-        return self
 
     def _inputs(self, target):
         start = torch.full((len(target), 1), self.vocab, dtype=torch.long)
