@@ -104,3 +104,11 @@ def test_the_strict_stage_fails_at_once_on_a_key_miss_and_computes_nothing(copy,
     assert "StoreMiss" in failed.stdout and "make rekey NB=00" in failed.stdout, failed.stdout[-3000:]
     assert "Library modules changed since it was stored: collapse.studies.tour" in failed.stdout
     assert not (copy / "cache" / "jobs").exists()  # no job started
+
+
+def test_a_fingerprint_taken_on_another_machine_is_refused_first():
+    from collapse.infra import probe
+
+    meta, fresh = {"experiment": "tour", "versions": {}}, {"machine": probe.machine()}
+    (refusal,) = probe._refusals(meta, {"machine": "another CPU; BLAS Zen; torch AVX2 on cpu"}, fresh)
+    assert "another machine" in refusal and "python -m collapse probe 00" in refusal

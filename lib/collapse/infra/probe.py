@@ -78,7 +78,7 @@ def fingerprint(exp, compute, inputs: dict, modules: list[str]) -> dict:
         "jobs": {fn: {"count": len(found), "digest": _sha(json.dumps(found, sort_keys=True))}
                  for fn, found in sorted(outputs.items())},
         "dataset": _sha(bytes(dataset.to_netcdf(engine="scipy"))),
-        "sizes": exp.sizes, "versions": installed_versions(),
+        "sizes": exp.sizes, "versions": installed_versions(), "machine": machine(),
     }
 
 
@@ -114,11 +114,9 @@ def run(experiment: str, mode: str = "full") -> dict:
                "MKL_NUM_THREADS": "1", "COLLAPSE_PROGRESS": "0", "MPLBACKEND": "Agg", "PYTHONHASHSEED": "0"}
         for name in ("COLLAPSE_SCHEDULER", "COLLAPSE_STORE_ONLY"):
             env.pop(name, None)
-        from collapse.infra.jobs import die_with
-
         done = subprocess.run([sys.executable, "-c", _CHILD, str(LIBRARY), str(notebook), str(out)], env=env,
                               cwd=notebook.parent, capture_output=True, text=True,
-                              preexec_fn=partial(die_with, os.getpid()))
+                              preexec_fn=partial(jobs.die_with, os.getpid()))
         if done.returncode != 0 or not out.exists():
             raise ProbeFailed(f"the probe of {notebook.stem} failed:\n{done.stderr[-3000:]}")
         return json.loads(out.read_text())
@@ -126,7 +124,7 @@ def run(experiment: str, mode: str = "full") -> dict:
 
 def stored(record: dict) -> dict:
     """What a sidecar keeps of a probe: its digests, the code they were taken with, its sizes."""
-    keep = ("code_version", "compute_source", "modules", "jobs", "dataset", "sizes")
+    keep = ("code_version", "compute_source", "modules", "jobs", "dataset", "sizes", "machine")
     return {k: record[k] for k in keep}
 
 
@@ -169,6 +167,11 @@ def rekey(experiment: str) -> tuple[bool, str]:
 def _refusals(meta: dict, old: dict, fresh: dict) -> list[str]:
     """Why a result cannot be re-keyed: versions, moved outputs, changed lines the probe did not run."""
     found = []
+    if old.get("machine") != fresh["machine"]:
+        return [f"the fingerprint was taken on another machine ({old.get('machine')}) than this one "
+                f"({fresh['machine']}), and numbers can differ in their last bits between CPUs: record it here first "
+                f"(python -m collapse probe {_number(meta['experiment'])}, at the commit whose code matches the key), "
+                f"or recompute"]
     versions = {k: v for k, v in fresh["versions"].items() if k in meta["versions"]}
     if versions != meta["versions"]:
         found.append(f"installed versions {versions} differ from those it was computed with {meta['versions']}")
@@ -302,6 +305,23 @@ def miss_message(experiment: str, file: ResultFile, key: str) -> str:
 
 
 # ------------------------------------------------------------------------------------------------ helpers
+def machine() -> str:
+    """What a probe's numbers depend on beyond code and versions: the CPU, and the kernels numpy's BLAS and torch pick
+    for it (a recompute on another CPU moved notebook 02's numbers in their last bits), and torch's device."""
+    import torch
+    from threadpoolctl import threadpool_info
+
+    from collapse.core.device import compute_device
+
+    try:
+        cpu = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                   if line.startswith("model name"))
+    except (OSError, StopIteration):
+        cpu = platform.processor() or platform.machine()
+    blas = ",".join(sorted({str(i.get("architecture")) for i in threadpool_info() if i["user_api"] == "blas"}))
+    return f"{cpu}; BLAS {blas}; torch {torch.backends.cpu.get_cpu_capability()} on {compute_device().type}"
+
+
 def installed_versions() -> dict:
     """Python's and the installed numerical packages' versions, named as a sidecar names them."""
     found = {"python": platform.python_version()}
