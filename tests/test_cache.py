@@ -3,6 +3,7 @@
 import json
 import os
 import shutil
+import textwrap
 import warnings
 
 import numpy as np
@@ -189,7 +190,7 @@ def test_checkpoints_fall_back_past_a_corrupted_one(tmp_path):
     ckpt = Checkpoints(tmp_path)
     for g in (1, 2, 3):
         ckpt.save(RecursionState(generation=g, original=np.zeros(2)))
-    last = tmp_path / "gen_0003.pkl"
+    last = tmp_path / "gen_0003.pt"
     last.write_bytes(last.read_bytes()[:-5])  # a torn write
     with pytest.warns(UserWarning, match="damaged"):
         state = ckpt.latest()
@@ -271,3 +272,110 @@ def test_a_digest_does_not_follow_the_hash_seed():
     digests = {subprocess.run([sys.executable, "-c", script], env={**os.environ, "PYTHONHASHSEED": seed},
                               capture_output=True, text=True, check=True).stdout for seed in ("1", "2", "3")}
     assert len(digests) == 1, digests
+
+
+# ------------------------------------------------------------------------------------------------ data, not code
+class Payload:
+    """Unpickled, it would run a shell command: what a crafted cache entry could hold."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return os.system, (f"touch {self.marker}",)
+
+
+def crafted(path, marker, legacy=False):
+    """A cache entry with a valid digest whose payload runs a command when unpickled."""
+    import pickle
+
+    import torch
+
+    if legacy:
+        payload = pickle.dumps(Payload(marker))
+    else:
+        buffer = __import__("io").BytesIO()
+        torch.save({"y": Payload(marker)}, buffer)
+        payload = buffer.getvalue()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(__import__("hashlib").sha256(payload).digest() + payload)
+
+
+@pytest.mark.parametrize("legacy", [False, True], ids=["torch-format", "plain-pickle"])
+def test_a_crafted_job_entry_runs_no_code_and_is_recomputed(exp, tmp_path, legacy):
+    from collapse.infra.jobs import job_path
+
+    marker = tmp_path / "ran"
+    crafted(job_path(square, dict(alpha=0.3)), marker, legacy)
+    with pytest.warns(UserWarning, match="other than data"):
+        assert run_jobs(square, [dict(alpha=0.3)], workers=1) == [{"y": 0.09}]
+    assert not marker.exists() and CALLS == [0.3]
+
+
+def test_an_entry_of_the_old_pickle_format_is_never_read(exp, tmp_path):
+    from collapse.infra.jobs import job_path
+
+    marker = tmp_path / "ran"
+    crafted(job_path(square, dict(alpha=0.3)).with_suffix(".pkl"), marker, legacy=True)
+    assert run_jobs(square, [dict(alpha=0.3)], workers=1) == [{"y": 0.09}]
+    assert not marker.exists() and CALLS == [0.3]
+
+
+def test_a_crafted_checkpoint_runs_no_code(tmp_path):
+    marker, ckpt = tmp_path / "ran", Checkpoints(tmp_path / "job")
+    ckpt.save(RecursionState(generation=1, original=np.zeros(2)))
+    crafted(tmp_path / "job" / "gen_0002.pt", marker)
+    with pytest.warns(UserWarning, match="damaged"):
+        assert ckpt.latest().generation == 1  # the crafted one refused, the intact one used
+    assert not marker.exists()
+
+
+def test_learners_and_their_networks_round_trip_as_data(tmp_path):
+    """Every kind of state a job returns or checkpoints: a recursion's state with each learner, torch layers in it."""
+    import torch
+
+    from collapse.core.diffusion import SamplerConfig
+    from collapse.core.kde_diffusion import KDEScoreDiffusion
+    from collapse.core.recursion import Workflow
+    from collapse.models.ddpm import UNet
+    from collapse.models.lm import NGramLM, TransformerLM
+
+    rng = np.random.default_rng(0)
+    blocks = rng.integers(0, 20, (8, 16))
+    learners = [KDEScoreDiffusion(0.5, SamplerConfig(steps=5)).fit(rng.standard_normal((30, 2))),
+                NGramLM(order=3).fit(blocks), TransformerLM(width=8, layers=1, heads=2, steps=2, batch=2).fit(blocks)]
+    value = {"state": RecursionState(generation=3, original=np.ones((4, 2)), kept={1: np.zeros(2)},
+                                     rng_state=rng.bit_generator.state), "learners": learners,
+             "workflow": Workflow("fresh", 0.5), "net": UNet((8, 16)), "tensor": torch.arange(3.0), "set": {1, 2}}
+    file = cache.DataFile(tmp_path / "x.pt")
+    file.save(value)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        back = file.load()
+    assert cache.digest(back) == cache.digest(value)
+
+
+def test_two_identical_runs_at_once_compute_each_job_once(tmp_path):
+    import subprocess
+    import sys
+
+    script = tmp_path / "run.py"
+    script.write_text(textwrap.dedent(f"""
+        import time
+        from collapse.infra.jobs import run_jobs
+
+        def slow(x, checkpoints):
+            with open({str(tmp_path / "computed")!r}, "a") as f:
+                f.write("once\\n")
+            time.sleep(2)
+            return {{"x": x}}
+
+        print(run_jobs(slow, [dict(x=1)], workers=1))
+    """))
+    env = {**os.environ, "COLLAPSE_CACHE": str(tmp_path / "cache")}
+    runs = [subprocess.Popen([sys.executable, str(script)], env=env, stdout=subprocess.PIPE, text=True)
+            for _ in range(2)]
+    outputs = [run.communicate()[0] for run in runs]
+    assert outputs == ["[{'x': 1}]\n"] * 2
+    assert (tmp_path / "computed").read_text() == "once\n"
+    assert not list((tmp_path / "cache").rglob("*.checkpoints"))  # a finished job keeps no checkpoints

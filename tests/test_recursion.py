@@ -126,11 +126,11 @@ def test_killed_run_resumes_from_checkpoint_and_matches_uninterrupted(tmp_path):
         return measure(g, *args)
 
     reference = run_recursion(TaggingLearner(), real_sampler(), wf, gens, 40, np.random.default_rng(7), measure)
-    ckpt = Checkpoints(tmp_path / "job")
+    ckpt = Checkpoints(tmp_path / "job", trusted=(TaggingLearner,))
     with pytest.raises(Killed):
         run_recursion(TaggingLearner(), real_sampler(), wf, gens, 40, np.random.default_rng(7), measure_dying,
                       checkpoints=ckpt)
-    assert sorted(p.name for p in ckpt.directory.iterdir()) == [f"gen_{g:04d}.pkl" for g in (1, 2, 3)]
+    assert sorted(p.name for p in ckpt.directory.iterdir()) == [f"gen_{g:04d}.pt" for g in (1, 2, 3)]
     resumed = run_recursion(TaggingLearner(), real_sampler(), wf, gens, 40, np.random.default_rng(999), measure,
                             checkpoints=ckpt)
     for key in reference.metrics:

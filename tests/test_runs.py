@@ -49,7 +49,7 @@ def test_a_killed_sweep_leaves_no_worker_and_keeps_its_finished_jobs(tmp_path):
     folder.mkdir()
     env = {**os.environ, "COLLAPSE_CACHE": str(cache)}
     sweep = subprocess.Popen([sys.executable, str(script), str(folder)], env=env)
-    wait_until(lambda: len(list(cache.rglob("*.pkl"))) >= 2, 60)  # the two short jobs finish
+    wait_until(lambda: len(list(cache.rglob("*.pt"))) >= 2, 60)  # the two short jobs finish
     time.sleep(1)  # the long jobs start
     sweep.send_signal(signal.SIGKILL)
     sweep.wait()
@@ -57,7 +57,7 @@ def test_a_killed_sweep_leaves_no_worker_and_keeps_its_finished_jobs(tmp_path):
     assert workers
     wait_until(lambda: not any(map(alive, workers)), 3)
     assert not [pid for pid in workers if alive(pid)], "a worker outlived its killed parent"
-    assert len(list(cache.rglob("*.pkl"))) == 2, "the finished jobs' results were not kept"
+    assert len(list(cache.rglob("*.pt"))) == 2, "the finished jobs' results were not kept"
 
 
 def notebook(tmp_path, source: str):
@@ -90,6 +90,30 @@ def test_a_terminated_run_leaves_no_papermill_kernel_or_temporary_copy(tmp_path)
     wait_until(lambda: not any(map(alive, map(int, children))), 3)
     assert not [pid for pid in map(int, children) if alive(pid)], "papermill outlived its terminated parent"
     assert out.read_text() == "committed copy" and list(out.parent.iterdir()) == [out]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="papermill dies with its parent through prctl")
+def test_a_killed_run_leaves_nothing_in_the_committed_folder_and_the_next_run_clears_its_scratch(tmp_path):
+    """SIGKILL allows no clean-up: the executed copy and the kernel's connection file were written in an ignored
+    scratch folder (build/running), which the next run removes."""
+    started = tmp_path / "started"
+    path, out = notebook(tmp_path, f"import time\nopen({str(started)!r}, 'w').close()\ntime.sleep(120)"), \
+        tmp_path / "executed" / "nb.ipynb"
+    out.parent.mkdir()
+    out.write_text("committed copy")
+    script = f"from collapse.infra import reproduce; from pathlib import Path; " \
+             f"reproduce.run(Path({str(path)!r}), Path({str(out)!r}), {{'mode': 'smoke'}})"
+    runner = subprocess.Popen([sys.executable, "-c", script], cwd=tmp_path)
+    try:
+        wait_until(started.exists, 60)
+        scratch = [p for p in reproduce.RUNNING.iterdir() if p.name.startswith(f"{runner.pid}-")]
+        assert scratch and list(scratch[0].glob("tmp/*.json")), "no kernel connection file in the scratch"
+    finally:
+        runner.send_signal(signal.SIGKILL)
+        runner.wait(timeout=30)
+    assert out.read_text() == "committed copy" and list(out.parent.iterdir()) == [out]
+    assert reproduce.run(notebook(tmp_path, "1"), tmp_path / "next.ipynb", {"mode": "smoke"})[0]
+    assert not scratch[0].exists(), "the killed run's scratch folder survived the next run"
 
 
 def test_a_failing_notebook_leaves_the_committed_copy_untouched(tmp_path):

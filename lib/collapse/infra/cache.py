@@ -14,8 +14,9 @@ A computation that reads a global of its own notebook (a value, or a function de
 refused, since the key could not see it.
 
 Every write goes to a temporary file that is renamed into place; every read checks a SHA-256 digest, so
-a torn or damaged file is recomputed, never used. Long jobs checkpoint each generation
-(:class:`Checkpoints`) and resume from the latest intact one.
+a torn or damaged file is recomputed, never used. Job results and checkpoints are data, not code (:class:`DataFile`):
+reading one builds arrays, tensors, numbers and the library's own classes, and runs nothing else. Long jobs
+checkpoint each generation (:class:`Checkpoints`) and resume from the latest intact one.
 """
 
 from __future__ import annotations
@@ -380,11 +381,22 @@ class ResultFile:
         atomic_write_bytes(self.sidecar, (json.dumps(meta, indent=2, sort_keys=True) + "\n").encode())
 
 
-class PickleFile:
-    """A job's result: a SHA-256 digest followed by the pickled value; a damaged file reads as absent."""
+class DataFile:
+    """A job's result or a checkpoint, stored as data: a SHA-256 digest, then ``torch.save``'s bytes.
 
-    def __init__(self, path: Path):
-        self.path = Path(path)
+    It is read with ``torch.load(weights_only=True)``, whose unpickler builds tensors, containers, numbers and
+    strings and, beyond those, only the classes it is handed. It is handed numpy's array and scalar types,
+    torch.nn's layers and the classes defined in the library's computing layers (core, models, studies), constructed
+    without running their code; a file that names any other global is refused before it is read. So a crafted
+    entry can at worst be refused or carry wrong numbers, never run code. The digest catches accidents (a torn write,
+    a disk error). Entries of the pickle format used before (``.pkl``) are never read. ``trusted``: further classes
+    the caller vouches for (a test's own learner).
+    """
+
+    SUFFIX = ".pt"
+
+    def __init__(self, path: Path, trusted: tuple[type, ...] = ()):
+        self.path, self.trusted = Path(path), tuple(trusted)
 
     def load(self):
         try:
@@ -395,32 +407,86 @@ class PickleFile:
             warnings.warn(f"{self.path} is damaged; removing it", stacklevel=2)
             self.path.unlink(missing_ok=True)
             return None
-        return pickle.loads(blob[32:])
+        try:
+            return _load_data(blob[32:], self.trusted)
+        except Exception as err:  # anything that is not data this library reads is refused, never half-used
+            warnings.warn(f"{self.path} holds something other than data ({err}); removing it", stacklevel=2)
+            self.path.unlink(missing_ok=True)
+            return None
 
     def save(self, value) -> None:
-        payload = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+        import torch
+
+        buffer = io.BytesIO()
+        torch.save(value, buffer)
+        payload = buffer.getvalue()
         atomic_write_bytes(self.path, hashlib.sha256(payload).digest() + payload)
 
 
+class NotData(pickle.UnpicklingError):
+    """A stored entry names a global outside what a data file may hold."""
+
+
+_COMPUTING_LAYERS = ("collapse.core.", "collapse.models.", "collapse.studies.")
+
+
+def _load_data(payload: bytes, trusted: tuple[type, ...] = ()):
+    import torch
+
+    names = torch.serialization.get_unsafe_globals_in_checkpoint(io.BytesIO(payload))
+    known = {**_numpy_types(), **{f"{cls.__module__}.{cls.__qualname__}": cls for cls in trusted}}
+    allowed = [*known.values(), *(_data_class(name) for name in names if name not in known)]
+    with torch.serialization.safe_globals(allowed):
+        return torch.load(io.BytesIO(payload), weights_only=True)
+
+
+def _numpy_types() -> dict:
+    """numpy's array, dtype and scalar builders, by the names a pickle gives them: each rebuilds an array or a number
+    from bytes and a dtype."""
+    from numpy._core import multiarray
+
+    return {"numpy.ndarray": np.ndarray, "numpy.dtype": np.dtype,
+            "numpy._core.multiarray._reconstruct": multiarray._reconstruct,
+            "numpy._core.multiarray.scalar": multiarray.scalar,
+            **{f"numpy.dtypes.{name}": getattr(np.dtypes, name) for name in np.dtypes.__all__}}
+
+
+def _data_class(name: str) -> type:
+    """The class ``name`` if it is one a data file may hold (a torch.nn layer, or a class defined in the library's
+    computing layers), else NotData naming it. Only such modules are imported to find it."""
+    module, _, attribute = name.rpartition(".")
+    if not module.startswith((*_COMPUTING_LAYERS, "torch.nn.modules.")):
+        raise NotData(f"it names {name}, which is not a torch.nn layer or a class of the library's computing layers")
+    import importlib
+
+    try:
+        found = getattr(importlib.import_module(module), attribute, None)
+    except ImportError:
+        found = None
+    if not (isinstance(found, type) and found.__module__ == module):
+        raise NotData(f"it names {name}, which is not a class defined in {module}")
+    return found
+
+
 class Checkpoints:
-    """Per-generation snapshots of a recursion: ``gen_0003.pkl`` = state after 3 generations.
+    """Per-generation snapshots of a recursion: ``gen_0003.pt`` = state after 3 generations (a :class:`DataFile`).
 
     A file that fails its digest (a torn write, a disk error) is removed and the previous generation's
     snapshot is used instead.
     """
 
-    def __init__(self, directory: Path):
-        self.directory = Path(directory)
+    def __init__(self, directory: Path, trusted: tuple[type, ...] = ()):
+        self.directory, self.trusted = Path(directory), trusted
 
     def save(self, state) -> None:
-        PickleFile(self.directory / f"gen_{state.generation:04d}.pkl").save(state)
+        DataFile(self.directory / f"gen_{state.generation:04d}{DataFile.SUFFIX}").save(state)
 
     def latest(self):
         """The newest intact state, or None."""
-        for path in sorted(self.directory.glob("gen_*.pkl"), reverse=True):
+        for path in sorted(self.directory.glob(f"gen_*{DataFile.SUFFIX}"), reverse=True):
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                state = PickleFile(path).load()
+                state = DataFile(path, self.trusted).load()
             if state is not None:
                 return state
             warnings.warn(f"checkpoint {path} is damaged; removed it and trying an earlier one", stacklevel=2)

@@ -10,10 +10,12 @@ Dask cluster when ``$COLLAPSE_SCHEDULER`` names its scheduler (``tcp://host:8786
 
 from __future__ import annotations
 
+import fcntl
 import inspect
 import logging
 import multiprocessing
 import os
+import shutil
 import signal
 import sys
 import time
@@ -24,7 +26,7 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from collapse.infra import config
-from collapse.infra.cache import Checkpoints, PickleFile, atomic_write_bytes, code_version, digest
+from collapse.infra.cache import Checkpoints, DataFile, atomic_write_bytes, code_version, digest
 
 log = logging.getLogger("collapse")
 
@@ -34,7 +36,7 @@ def run_jobs(fn, jobs: list[dict], workers: int | None = None, desc: str = "jobs
     spread over ``workers`` processes (default ``$COLLAPSE_WORKERS``). ``fn`` must live in the library,
     since workers are spawned fresh."""
     paths = [job_path(fn, job) for job in jobs]
-    results = [PickleFile(path).load() for path in paths]
+    results = [DataFile(path).load() for path in paths]
     if _OPEN_TALLIES[0]:
         _TALLY.extend(paths)
     todo = [i for i, result in enumerate(results) if result is None]
@@ -112,22 +114,42 @@ def _one_thread_plugin():
 
 
 def job_path(fn, job: dict) -> Path:
-    """Where ``fn(**job)`` is cached: ``<cache>/jobs/<module.function>/<key>.pkl``."""
+    """Where ``fn(**job)`` is cached: ``<cache>/jobs/<module.function>/<key>.pt``."""
     name = f"{fn.__module__}.{fn.__qualname__}"
     key = digest({"function": name, "inputs": job, "code": code_version([fn.__module__])})
-    return config.cache_dir() / "jobs" / name / f"{key}.pkl"
+    return config.cache_dir() / "jobs" / name / f"{key}{DataFile.SUFFIX}"
 
 
 def run_one(fn, job: dict, path: Path):
-    """Run one job (with its checkpoint directory if ``fn`` takes one), cache its result and record its time."""
-    if "checkpoints" in inspect.signature(fn).parameters:
-        job = {**job, "checkpoints": Checkpoints(Path(path).with_suffix(".checkpoints"))}
-    start = time.perf_counter()
-    result = fn(**job)
-    # the time first: a result on disk then always has its time beside it
-    atomic_write_bytes(Path(path).with_suffix(".seconds"), f"{time.perf_counter() - start:.1f}\n".encode())
-    PickleFile(path).save(result)
+    """Run one job (with its checkpoint directory if ``fn`` takes one), cache its result and record its time. A job
+    runs once at a time: a second run of it (another notebook, another user of a shared cache) waits for the first
+    and reads its result; the checkpoints of a finished job are removed."""
+    path, checkpoints = Path(path), Path(path).with_suffix(".checkpoints")
+    with _locked(path.with_suffix(".lock")):
+        done = DataFile(path).load()
+        if done is not None:
+            return done
+        if "checkpoints" in inspect.signature(fn).parameters:
+            job = {**job, "checkpoints": Checkpoints(checkpoints)}
+        start = time.perf_counter()
+        result = fn(**job)
+        # the time first: a result on disk then always has its time beside it
+        atomic_write_bytes(path.with_suffix(".seconds"), f"{time.perf_counter() - start:.1f}\n".encode())
+        DataFile(path).save(result)
+        shutil.rmtree(checkpoints, ignore_errors=True)
     return result
+
+
+@contextmanager
+def _locked(path: Path):
+    """An exclusive lock on ``path`` (created if need be), released when the block ends or the process dies."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 _TALLY: list[Path] = []  # the job files run_jobs used while a tally() is open

@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -22,6 +23,7 @@ from functools import partial
 from pathlib import Path
 
 from collapse.infra import config
+from collapse.infra.cache import atomic_write_bytes
 from collapse.infra.jobs import die_with
 
 NOTEBOOKS = config.ROOT / "notebooks"
@@ -113,28 +115,50 @@ def normalise(path: Path) -> None:
     path.write_text(json.dumps(nb, indent=1, sort_keys=True, ensure_ascii=False) + "\n")
 
 
+RUNNING = config.ROOT / "build" / "running"
+"""Ignored: one folder per notebook run in progress (``<pid>-<random>``), holding its executed copy until it is
+complete, the kernel's connection file and the run's temporary files; removed when the run ends, or by the next run
+if a kill prevented it."""
+
+
 def run(notebook: Path, out: Path, parameters: dict) -> tuple[bool, float]:
     """Execute ``notebook`` with ``parameters`` into ``out``, atomically: (succeeded, seconds)."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".ipynb")
-    os.close(fd)
-    args = [sys.executable, "-m", "papermill", "--no-progress-bar", "--cwd", str(NOTEBOOKS), str(notebook), tmp]
+    _remove_stale_runs()
+    RUNNING.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(dir=RUNNING, prefix=f"{os.getpid()}-"))
+    tmp = scratch / out.name
+    args = [sys.executable, "-m", "papermill", "--no-progress-bar", "--cwd", str(NOTEBOOKS), str(notebook), str(tmp)]
     for name, value in parameters.items():
         args += ["-y", json.dumps({name: value})]
-    env = {**os.environ, "COLLAPSE_MODE": parameters["mode"]}
+    (scratch / "tmp").mkdir()  # the kernel's connection file, and any temporary file of the run, live here
+    env = {**os.environ, "COLLAPSE_MODE": parameters["mode"], "TMPDIR": str(scratch / "tmp"),
+           "JUPYTER_RUNTIME_DIR": str(scratch / "tmp")}
     start = time.perf_counter()
-    previous = signal.signal(signal.SIGTERM, _terminate)  # a `kill` unwinds through `finally`, removing tmp
+    previous = signal.signal(signal.SIGTERM, _terminate)  # a `kill` unwinds through `finally`, removing scratch
     try:
         # papermill (and through it the kernel and its workers) dies with this process
         ok = subprocess.run(args, env=env, preexec_fn=partial(die_with, os.getpid())).returncode == 0
         if ok:
-            normalise(Path(tmp))
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, out)
+            normalise(tmp)
+            atomic_write_bytes(out, tmp.read_bytes())
     finally:
-        Path(tmp).unlink(missing_ok=True)
+        shutil.rmtree(scratch, ignore_errors=True)
         signal.signal(signal.SIGTERM, previous)
     return ok, time.perf_counter() - start
+
+
+def _remove_stale_runs() -> None:
+    """Remove the folders of runs whose process is gone (killed before it could clean up)."""
+    for folder in RUNNING.glob("*-*"):
+        pid = folder.name.split("-")[0]
+        if not pid.isdigit():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(folder, ignore_errors=True)
+        except PermissionError:
+            pass  # another user's run, alive
 
 
 def _terminate(signum, frame):
