@@ -46,9 +46,21 @@ def verdict_table(claims: list[Claim], prefix: str = "") -> str:
     rows = ["| claim | paper | kind | verdict | the numbers | where |", "|---|---|---|---|---|---|"]
     rows += [f"| {_cell(c.statement)} | {c.paper} | {c.kind} | {MARK[c.verdict]} | {_cell(c.summary)} | "
              f"{_where(c, prefix)} |" for c in claims]
-    counts = {v: sum(c.verdict == v for c in claims) for v in MARK}
-    tally = ", ".join(f"{n} {v}" for v, n in counts.items() if n)
-    return "\n".join(rows) + f"\n\n{len(claims)} claims: {tally}. Kinds and criteria: [RESULTS.md](RESULTS.md).\n"
+    return "\n".join(rows) + f"\n\n{headline(claims)} Kinds and criteria: [RESULTS.md](RESULTS.md).\n"
+
+
+def headline(claims: list[Claim]) -> str:
+    """The verdicts counted by kind: an identity checks this project's code, so it is never counted with the
+    empirical claims, which test the papers."""
+    parts = []
+    for kind, label in (("empirical", "empirical claims"), ("identity", "identities, which check the code"),
+                        ("outside-hypotheses", "outside the theorems' hypotheses"),
+                        ("not-reproducible-here", "not reproducible here")):
+        of_kind = [c for c in claims if c.kind == kind]
+        tally = ", ".join(f"{n} {v}" for v in MARK if (n := sum(c.verdict == v for c in of_kind)))
+        if of_kind:
+            parts.append(f"{len(of_kind)} {label} ({tally})")
+    return f"{len(claims)} claims: " + "; ".join(parts) + "."
 
 
 def readme_section(claims: list[Claim]) -> str:
