@@ -54,14 +54,24 @@ def test_parameters_are_checked_against_the_notebook(monkeypatch):
         Experiment("tour", "full", **{**TOUR_DEFAULTS, "alphas": "[0.2, 0.7]"})
     with pytest.raises(KeyError, match="'steps_typo'.*valid: generations, kl_samples, n, seeds, steps"):
         Experiment("tour", "full", **TOUR_DEFAULTS, sizes={"steps_typo": 3})
-    with pytest.raises(TypeError, match="size n=1.5 must be a int"):
+    with pytest.raises(ValueError, match=r"size n=1.5: must be an integer >= 1, like the table's 1000"):
         Experiment("tour", "full", **TOUR_DEFAULTS, sizes={"n": 1.5})
-    with pytest.raises(ValueError, match="size generations=0 must be positive"):
+    with pytest.raises(ValueError, match="size generations=0: must be an integer >= 1"):
         Experiment("tour", "full", **TOUR_DEFAULTS, sizes={"generations": 0})
-    with pytest.raises(ValueError, match=r"alphas=\[-0.1\]: a fresh or kept fraction must lie in \[0, 1\]"):
-        Experiment("tour", "full", **{**TOUR_DEFAULTS, "alphas": [-0.1]})
-    with pytest.raises(ValueError, match="seed=-1 must be a non-negative integer"):
+    with pytest.raises(ValueError, match=r"alphas=\[-0.1\]: must be a list of finite numbers in \[0, 1\]"):
+        Experiment("tour", "smoke", **{**TOUR_DEFAULTS, "alphas": [-0.1]})  # checked in every mode
+    with pytest.raises(ValueError, match=r"seed=-1: must be an integer >= 0 \(default 0\)"):
         Experiment("tour", "full", **{**TOUR_DEFAULTS, "seed": -1})
+    with pytest.raises(ValueError, match="bandwidth=inf: must be a finite number > 0"):
+        Experiment("tour", "full", **{**TOUR_DEFAULTS, "bandwidth": float("inf")})
+
+
+def test_every_notebook_parameter_has_a_domain_that_holds_its_default():
+    from collapse.infra import domains
+
+    for experiment, notebook in config.NOTEBOOKS.items():
+        for name, default in config.notebook_defaults(experiment).items():
+            domains.check(notebook, name, default, default)
 
 
 def test_thread_settings_are_validated(monkeypatch):

@@ -147,16 +147,24 @@ def test_preflight_stops_at_once_naming_what_is_missing_and_its_fix(monkeypatch,
 
 @pytest.mark.parametrize("args, message", [
     (["run", "02", "--set", "alpha=0.3"], "has no parameter alpha; its parameters are: alphas"),
-    (["run", "02", "--set", "alphas=0.3"], "alphas=0.3 must be a list"),
+    (["run", "02", "--set", "alphas=0.3"], "alphas=0.3: must be a list of finite numbers in [0, 1]"),
+    (["run", "00", "--set", "alphas=[0.1, 1.5]"], "alphas=[0.1, 1.5]: must be a list of finite numbers in [0, 1]"),
+    (["run", "00", "--set", "seed=-1"], "seed=-1: must be an integer >= 0 (default 0)"),
+    (["run", "00", "--set", "bandwidth=-0.2"], "bandwidth=-0.2: must be a finite number > 0 (default 0.6)"),
+    (["run", "00", "--set", "bandwidth=1e309"], "bandwidth=inf: must be a finite number > 0"),
+    (["run", "03", "--set", "precision=float16"], "precision='float16': must be one of 'float64', 'float32'"),
+    (["run", "00", "--size", "n=-5"], "size n=-5: must be an integer >= 1"),
+    (["run", "00", "--size", "n=0"], "size n=0: must be an integer >= 1"),
     (["run", "02", "--size", "generation=3"], "valid: generations"),
     (["run", "99"], "notebook '99' is unknown; use one of: 00_tour"),
 ])
-def test_the_command_line_refuses_bad_input_naming_it(args, message):
+def test_the_command_line_refuses_bad_input_in_one_line_before_any_work(args, message, tmp_path, monkeypatch):
     from collapse.__main__ import main
 
+    monkeypatch.setattr(reproduce, "run", lambda *a: pytest.fail("a notebook started"))
     with pytest.raises(SystemExit) as refused:
         main(args)
-    assert message in str(refused.value)
+    assert message in str(refused.value) and "\n" not in str(refused.value)
 
 
 def test_help_lists_the_commands(capsys):
@@ -166,3 +174,12 @@ def test_help_lists_the_commands(capsys):
         main(["--help"])
     out = capsys.readouterr().out
     assert done.value.code == 0 and all(c in out for c in ("fetch", "run", "reproduce", "manifest", "report"))
+
+
+def test_a_refused_input_is_refused_before_torch_or_a_kernel_loads():
+    """What keeps the refusal well under a second: nothing heavy is imported before the check."""
+    script = ("import sys\nfrom collapse.__main__ import main\ntry:\n    main(['run', '00', '--size', 'n=-5'])\n"
+              "except SystemExit as refused:\n    print(refused)\nprint(sorted({'torch', 'matplotlib', 'papermill'} & "
+              "set(sys.modules)))")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert done.stdout.splitlines() == ["size n=-5: must be an integer >= 1, like the table's 1000", "[]"]

@@ -18,13 +18,20 @@ from collapse.infra.config import console_log, set_threads
 set_threads()  # one BLAS/torch thread per process unless $COLLAPSE_THREADS says otherwise
 console_log()
 
-from collapse.core.diffusion import PathStatistics, SamplerConfig, ou_coefficient, ou_forward, reverse_sde  # noqa: E402
-from collapse.core.mixture import GaussianMixture, blend, kde, paper_gmm  # noqa: E402
-from collapse.core.recursion import Workflow, from_array, run_recursion  # noqa: E402
-from collapse.infra.experiment import Experiment  # noqa: E402
+# The names below load on first use (PEP 562): the command line checks its input before torch is imported.
+_EXPORTS = {
+    "collapse.core.diffusion": ("PathStatistics", "SamplerConfig", "ou_coefficient", "ou_forward", "reverse_sde"),
+    "collapse.core.mixture": ("GaussianMixture", "blend", "kde", "paper_gmm"),
+    "collapse.core.recursion": ("Workflow", "from_array", "run_recursion"),
+    "collapse.infra.experiment": ("Experiment",),
+}
+_WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
+__all__ = sorted([*_WHERE, "set_threads"])
 
-__all__ = [
-    "Experiment", "GaussianMixture", "PathStatistics", "SamplerConfig", "Workflow", "blend",
-    "from_array", "kde", "ou_coefficient", "ou_forward", "paper_gmm", "reverse_sde", "run_recursion",
-    "set_threads",
-]
+
+def __getattr__(name: str):
+    if name not in _WHERE:
+        raise AttributeError(f"module 'collapse' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(_WHERE[name]), name)

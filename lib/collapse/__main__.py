@@ -3,7 +3,7 @@
 import argparse
 import sys
 
-from collapse.infra import config, figures, reproduce
+from collapse.infra import config, reproduce
 
 
 def main(argv=None) -> int:
@@ -46,6 +46,8 @@ def main(argv=None) -> int:
         print("fetch: " + "; ".join(f"{name} {'ok' if ok else 'MISSING'}" for name, ok in found.items()))
         return 0 if all(found.values()) else 1
     if args.command == "manifest":
+        from collapse.infra import figures
+
         with open(args.path, "w") as f:
             f.write(figures.manifest())
         return 0
@@ -71,14 +73,15 @@ def main(argv=None) -> int:
     values = reproduce.parse_assignments(args.set, "--set")
     sizes = reproduce.parse_assignments(args.size, "--size")
     parameters = reproduce.checked_parameters(notebook, values, sizes, args.mode)
-    canonical = not values and not sizes
-    out = args.out or reproduce.executed_path(notebook, args.mode, canonical)
+    changes = {**values, **({"sizes": sizes} if sizes else {})}
+    out = args.out or reproduce.executed_path(notebook, args.mode, changes)
     missing = reproduce.preflight([notebook])
     if missing:
         print("\n".join(missing), file=sys.stderr)
         return 2
     ok, seconds = reproduce.run(notebook, config.ROOT / out if not str(out).startswith("/") else out, parameters)
-    print(f"{notebook.stem}: {'ok' if ok else 'FAILED'} in {seconds:.0f} s; executed copy: {out}")
+    print(f"{notebook.stem}: ok in {seconds:.0f} s; executed copy: {out}" if ok else
+          f"{notebook.stem}: FAILED after {seconds:.0f} s (the error is above); no executed copy was written")
     return 0 if ok else 1
 
 

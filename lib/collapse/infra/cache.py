@@ -29,6 +29,7 @@ import hashlib
 import inspect
 import io
 import json
+import logging
 import os
 import pickle
 import platform
@@ -351,7 +352,7 @@ class ResultFile:
         except FileNotFoundError:
             return None
         except ValueError as err:
-            warnings.warn(f"{self.sidecar} is damaged ({err}); recomputing", stacklevel=3)
+            damaged(f"{self.sidecar} is damaged ({err}); recomputing")
             return None
 
     def load(self, key: str):
@@ -366,7 +367,7 @@ class ResultFile:
         except FileNotFoundError:
             return None
         if hashlib.sha256(data).hexdigest() != meta.get("sha256"):
-            warnings.warn(f"{self.path} does not match its recorded digest; recomputing", stacklevel=2)
+            damaged(f"{self.path} does not match its recorded digest; recomputing")
             return None
         with xr.open_dataset(io.BytesIO(data), engine="scipy") as ds:
             return ds.load()
@@ -404,13 +405,13 @@ class DataFile:
         except FileNotFoundError:
             return None
         if hashlib.sha256(blob[32:]).digest() != blob[:32]:
-            warnings.warn(f"{self.path} is damaged; removing it", stacklevel=2)
+            damaged(f"{self.path} is damaged; removing it")
             self.path.unlink(missing_ok=True)
             return None
         try:
             return _load_data(blob[32:], self.trusted)
         except Exception as err:  # anything that is not data this library reads is refused, never half-used
-            warnings.warn(f"{self.path} holds something other than data ({err}); removing it", stacklevel=2)
+            damaged(f"{self.path} holds something other than data ({err}); removing it")
             self.path.unlink(missing_ok=True)
             return None
 
@@ -489,8 +490,15 @@ class Checkpoints:
                 state = DataFile(path, self.trusted).load()
             if state is not None:
                 return state
-            warnings.warn(f"checkpoint {path} is damaged; removed it and trying an earlier one", stacklevel=2)
+            damaged(f"checkpoint {path} is damaged; removed it and trying an earlier one")
         return None
+
+
+def damaged(message: str) -> None:
+    """A damaged or refused store entry: a warning where the code runs (a notebook shows it) and a line on the
+    console (the terminal running papermill or JupyterLab), where whoever watches a long run sees it."""
+    warnings.warn(message, stacklevel=3)
+    logging.getLogger("collapse").warning(message)
 
 
 def versions() -> dict:

@@ -17,7 +17,7 @@ import logging
 import time
 
 from collapse.core.device import compute_device
-from collapse.infra import config, figures, jobs
+from collapse.infra import config, domains, figures, jobs
 from collapse.infra.cache import ResultFile, code_version, digest, fingerprint, referenced_modules, result_key
 
 log = logging.getLogger("collapse")
@@ -29,11 +29,11 @@ class Experiment:
         self.mode = config.resolve_mode(mode)
         overrides = parameters.pop("sizes", None) or {}
         base = config.probe_sizes(name) if config.probing() else config.sizes(name, self.mode)
-        self.sizes = {**base, **_checked_sizes(name, self.mode, overrides)}
+        self.sizes = {**base, **domains.checked_sizes(name, self.mode, overrides)}
         self.training = config.training(name, self.mode)
         self.parameters = parameters
-        self.canonical = self.mode != "smoke" and not overrides and bool(parameters) and \
-            _checked_parameters(name, parameters) == "default" and not config.probing()
+        defaults = bool(parameters) and _checked_parameters(name, parameters) == "default"  # checked in every mode
+        self.canonical = self.mode != "smoke" and not overrides and defaults and not config.probing()
         if config.probing():  # a probe writes nothing: its computation's fingerprint ends the run
             self.results_dir = self.figures_dir = config.EXPLORE / "probe" / name
         elif self.canonical:
@@ -42,9 +42,11 @@ class Experiment:
             run = digest({"parameters": parameters, "sizes": overrides})
             folder = config.EXPLORE / self.mode / name / run
             self.results_dir, self.figures_dir = folder / "results", folder / "figures"
-            if self.mode != "smoke":
-                print(f"exploration run (parameters or sizes differ from the notebook's defaults): "
-                      f"results and figures go to {folder}")
+            if self.mode != "smoke":  # said in the notebook and on the console
+                message = (f"exploration run (parameters or sizes differ from the notebook's defaults): "
+                           f"results and figures go to {folder}")
+                print(message)
+                log.info(message)
         config.set_threads()
 
     def __repr__(self) -> str:
@@ -122,29 +124,5 @@ def _checked_parameters(experiment: str, parameters: dict) -> str:
         if isinstance(value, str) and isinstance(default, (list, dict)):
             raise TypeError(f"parameter {name}={value!r} is a string where a {type(default).__name__} is expected; "
                             f"papermill's -p passes text: use -y '{name}: {value}' instead")
-        _check_range(name, value)
+        domains.check(config.NOTEBOOKS[experiment], name, value, default)
     return "default" if fingerprint(parameters) == fingerprint(defaults) else "changed"
-
-
-def _checked_sizes(experiment: str, mode: str, overrides: dict) -> dict:
-    table = config.sizes(experiment, mode)
-    unknown = set(overrides) - set(table)
-    if unknown:
-        raise KeyError(f"sizes {sorted(unknown)} are not sizes of {experiment}; valid: {', '.join(sorted(table))}")
-    for name, value in overrides.items():
-        if type(value) is not type(table[name]) and not (isinstance(table[name], float) and isinstance(value, int)):
-            raise TypeError(f"size {name}={value!r} must be a {type(table[name]).__name__} like the table's "
-                            f"{table[name]!r}")
-        if any(v <= 0 for v in (value if isinstance(value, list) else [value])):
-            raise ValueError(f"size {name}={value!r} must be positive, like the table's {table[name]!r}")
-    return overrides
-
-
-def _check_range(name: str, value) -> None:
-    """Fractions alpha (and keep) lie in [0, 1]; seeds are non-negative."""
-    values = value if isinstance(value, list) else [value]
-    if name.startswith("alpha") or name == "keep":
-        if not all(isinstance(v, (int, float)) and 0 <= v <= 1 for v in values):
-            raise ValueError(f"parameter {name}={value!r}: a fresh or kept fraction must lie in [0, 1]")
-    if name == "seed" and not (isinstance(value, int) and value >= 0):
-        raise ValueError(f"parameter seed={value!r} must be a non-negative integer")

@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
-from collapse.infra import config
-from collapse.infra.cache import atomic_write_bytes
+from collapse.infra import config, domains
+from collapse.infra.cache import atomic_write_bytes, digest
 from collapse.infra.jobs import die_with
 
 NOTEBOOKS = config.ROOT / "notebooks"
@@ -45,26 +45,20 @@ def parse_assignments(pairs: list[str], what: str) -> dict:
 
 
 def checked_parameters(notebook: Path, values: dict, sizes: dict, mode: str) -> dict:
-    """Papermill parameters for ``notebook``: names checked against its parameters cell and its size table,
-    values against the types of the defaults; one error naming the parameter and the valid choices."""
-    from collapse.infra.experiment import _checked_sizes
-
+    """Papermill parameters for ``notebook``: names checked against its parameters cell and its size table, values
+    against their domains (:mod:`collapse.infra.domains`); one line naming the parameter and what it must be."""
     defaults = config.parameters_cell(notebook.name)
     unknown = set(values) - set(defaults)
     if unknown:
         raise SystemExit(f"{notebook.stem} has no parameter {', '.join(sorted(unknown))}; its parameters are: "
                          f"{', '.join(sorted(k for k in defaults if k != 'sizes'))} (sizes with --size)")
-    for name, value in values.items():
-        default = defaults[name]
-        if default is not None and value is not None and type(value) is not type(default) \
-                and not (isinstance(default, float) and isinstance(value, int)):
-            raise SystemExit(f"{name}={value!r} must be a {type(default).__name__} like the default {default!r}")
-    if sizes:
-        experiment = next(e for e, nb in config.NOTEBOOKS.items() if nb == notebook.name)
-        try:
-            _checked_sizes(experiment, mode, sizes)
-        except (KeyError, TypeError) as err:
-            raise SystemExit(str(err).strip('"')) from None
+    try:
+        for name, value in values.items():
+            domains.check(notebook.name, name, value, defaults[name])
+        if sizes:
+            domains.checked_sizes(next(e for e, nb in config.NOTEBOOKS.items() if nb == notebook.name), mode, sizes)
+    except (KeyError, TypeError, ValueError) as err:
+        raise SystemExit(str(err).strip('"')) from None
     return {**values, **({"sizes": sizes} if sizes else {}), "mode": mode}
 
 
@@ -165,10 +159,13 @@ def _terminate(signum, frame):
     raise SystemExit(128 + signum)
 
 
-def executed_path(notebook: Path, mode: str, canonical: bool) -> Path:
-    if canonical and mode == "full":
+def executed_path(notebook: Path, mode: str, changes: dict | None = None) -> Path:
+    """Where the executed copy goes: the committed one for a full-mode run at the defaults, else one copy per mode
+    and set of ``changes`` (parameters and sizes), so that explorations never overwrite each other."""
+    if not changes and mode == "full":
         return NOTEBOOKS / "executed" / notebook.name
-    return config.EXPLORE / mode / "notebooks" / notebook.name
+    name = digest(changes) if changes else "defaults"
+    return config.EXPLORE / mode / "notebooks" / notebook.stem / f"{name}.ipynb"
 
 
 def reproduce(names: list[str], mode: str, jobs: int = 1) -> int:
@@ -184,7 +181,7 @@ def reproduce(names: list[str], mode: str, jobs: int = 1) -> int:
     else:
         summary = []
         for nb in notebooks:
-            ok, seconds = run(nb, executed_path(nb, mode, canonical=True), {"mode": mode})
+            ok, seconds = run(nb, executed_path(nb, mode), {"mode": mode})
             summary.append((nb.stem, "ok" if ok else "FAILED", seconds))
             if ok and mode == "full":
                 fingerprint(nb)
