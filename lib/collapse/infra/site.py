@@ -36,8 +36,24 @@ html_theme = "alabaster"
 html_static_path = ["_static"]
 html_theme_options = {"page_width": "1200px"}
 mathjax_path = "mathjax/MathJax.js?config=TeX-AMS-MML_HTMLorMML-full"
+# the bundled MathJax holds the STIX-Web fonts only: asked for TeX's, it drew letters upright and accents detached
+mathjax2_config = {"HTML-CSS": {"availableFonts": ["STIX-Web"], "preferredFont": "STIX-Web", "webFont": "STIX-Web",
+                                "imageFont": None}}
 suppress_warnings = ["mystnb.unknown_mime_type"]
 '''
+
+# The verdict markers as inline SVG: the emoji of the README render as empty boxes where no emoji font is installed
+# (a headless browser on a server, for one)
+_DISC = '<svg class="verdict" width="1em" height="1em" viewBox="0 0 16 16" role="img" aria-label="{label}">' \
+        '<circle cx="8" cy="8" r="7.5" fill="{colour}"/><path d="{path}" stroke="#fff" stroke-width="2" ' \
+        'fill="none" stroke-linecap="round"/></svg>'
+MARKERS = {
+    "✅": _DISC.format(label="reproduced", colour="#2e7d32", path="M4.5 8.5l2.5 2.5 4.5-5.5"),
+    "❌": _DISC.format(label="not reproduced", colour="#c62828", path="M5 5l6 6M11 5l-6 6"),
+    "⛔": _DISC.format(label="contradicts the paper", colour="#6a1b9a", path="M4.5 8h7"),
+    "❔": _DISC.format(label="inconclusive", colour="#757575",
+                      path="M6 6.2a2 2 0 1 1 2.6 1.9c-.6.3-.6.8-.6 1.4M8 11.6v.1"),
+}
 
 
 def assemble(src: Path) -> None:
@@ -60,10 +76,18 @@ def assemble(src: Path) -> None:
     results = src / "RESULTS.md"
     results.write_text(results.read_text().replace("notebooks/executed/", "notebooks/").replace("(README.md)",
                                                                                                   "(index.md)"))
+    for page in (src / "index.md", results):
+        page.write_text(_markers(page.read_text()))
     (src / "gallery.md").write_text(gallery(src))
     (src / "conf.py").write_text(CONF)
     mathjax = _mathjax_dir()
     shutil.copytree(mathjax, src / "_static" / "mathjax")
+
+
+def _markers(text: str) -> str:
+    for emoji, svg in MARKERS.items():
+        text = text.replace(emoji, svg)
+    return text
 
 
 def gallery(src: Path) -> str:
@@ -101,11 +125,11 @@ def build(out: Path = SITE) -> int:
                             str(html)])
     if built.returncode:
         return built.returncode
-    broken = broken_links(html)
+    broken = [f"broken link {line}" for line in broken_links(html)] + rendering_problems(html)
     for line in broken:
-        print(f"site: broken link {line}", file=sys.stderr)
+        print(f"site: {line}", file=sys.stderr)
     print(f"site: {len(list(html.rglob('*.html')))} pages in {html.relative_to(config.ROOT)}; "
-          f"{'no broken internal links' if not broken else f'{len(broken)} broken internal links'}")
+          f"{'no broken internal links or rendering problems' if not broken else f'{len(broken)} problems'}")
     return 1 if broken else 0
 
 
@@ -118,6 +142,19 @@ class _Links(HTMLParser):
         for name, value in attrs:
             if name in ("href", "src") and value:
                 self.targets.append(value)
+
+
+def rendering_problems(html: Path) -> list[str]:
+    """What a browser without an emoji font, or without TeX's fonts, would draw wrongly: an emoji verdict marker left
+    in a page, or a page whose MathJax is not told to use the STIX-Web fonts it is served with."""
+    problems = []
+    for page in html.rglob("*.html"):
+        text = page.read_text(errors="replace")
+        problems += [f"{page.relative_to(html)} shows {emoji} (an emoji font is needed)" for emoji in MARKERS
+                     if emoji in text]
+        if "MathJax.js" in text and "STIX-Web" not in text:
+            problems.append(f"{page.relative_to(html)} loads MathJax without its STIX-Web fonts")
+    return problems
 
 
 def broken_links(html: Path) -> list[str]:
