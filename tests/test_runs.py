@@ -183,3 +183,14 @@ def test_a_refused_input_is_refused_before_torch_or_a_kernel_loads():
               "set(sys.modules)))")
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     assert done.stdout.splitlines() == ["size n=-5: must be an integer >= 1, like the table's 1000", "[]"]
+
+
+def test_papermill_with_a_parameter_the_notebook_does_not_declare_stops_at_its_first_cell(tmp_path):
+    """papermill only warns about an unknown -p name; the notebook's Experiment refuses it (before any work)."""
+    out = tmp_path / "out.ipynb"
+    done = subprocess.run([sys.executable, "-m", "papermill", "--cwd", str(config.ROOT / "notebooks"),
+                           str(config.ROOT / "notebooks" / "00_tour.ipynb"), str(out), "-p", "nosuch", "1",
+                           "-p", "mode", "smoke"], capture_output=True, text=True)
+    assert done.returncode != 0
+    assert "papermill passed nosuch, which 00_tour.ipynb does not declare" in done.stderr + done.stdout
+    assert "computing" not in done.stderr

@@ -12,6 +12,7 @@ overwrite the committed set, and switching back to a parameter set already run i
 
 from __future__ import annotations
 
+import ast
 import inspect
 import logging
 import time
@@ -111,10 +112,28 @@ class Experiment:
         return figures.save_figure(fig, name, self.figures_dir)
 
 
+def _injected_by_papermill() -> set[str]:
+    """The names papermill's injected cell (the one it opens with "# Parameters") assigned in this kernel: without
+    this check, a misspelt ``-p`` name was ignored and the run went on with the defaults, as a canonical run."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return set()
+    shell = get_ipython()
+    cells = shell.user_ns.get("In", []) if shell is not None else []
+    return {target.id for source in cells if source.startswith("# Parameters\n")
+            for node in ast.parse(source).body if isinstance(node, ast.Assign)
+            for target in node.targets if isinstance(target, ast.Name)}
+
+
 def _checked_parameters(experiment: str, parameters: dict) -> str:
     """'default' if every parameter equals its notebook default, else 'changed'; a parameter the notebook
     does not declare, or one of the wrong type, is an error naming it."""
     defaults = config.notebook_defaults(experiment)
+    injected = _injected_by_papermill() - set(defaults) - {"mode", "sizes"}
+    if injected:
+        raise ValueError(f"papermill passed {', '.join(sorted(injected))}, which {config.NOTEBOOKS[experiment]} "
+                         f"does not declare; its parameters are: {', '.join(sorted(defaults))} (and mode, sizes)")
     unknown, missing = set(parameters) - set(defaults), set(defaults) - set(parameters)
     if unknown or missing:
         raise TypeError(f"Experiment({experiment!r}) got parameters {sorted(unknown)} that its notebook does not "
