@@ -89,3 +89,26 @@ def test_ledgers_are_plain_json_lists():
     for experiment in LEDGERS:
         entries = json.loads((config.canonical_dirs(experiment, "full")[0] / "claims.json").read_text())
         assert isinstance(entries, list) and all("verdict" in e for e in entries)
+
+
+def test_every_criterion_is_the_registered_one():
+    from collapse.infra import criteria
+
+    assert criteria.problems(report.ledger(), criteria.load()) == []
+
+
+def test_a_criterion_changed_after_its_result_fails_until_registered_with_a_reason():
+    import dataclasses
+
+    from collapse.infra import criteria
+
+    ledger, registry = report.ledger(), criteria.load()
+    edited = [dataclasses.replace(c, criterion=c.criterion + " (loosened)") if i == 0 else c
+              for i, c in enumerate(ledger)]
+    assert criteria.problems(edited, registry) == [f"{ledger[0].id}: its criterion changed without a registered reason"]
+    registered = criteria.register(edited, registry, "a scratch edit", date="2026-12-07")
+    assert criteria.problems(edited, registered) == []
+    assert registered[ledger[0].id]["changes"][-1] == {"date": "2026-12-07", "commit": criteria._head(),
+                                                      "from": ledger[0].criterion, "to": edited[0].criterion,
+                                                      "why": "a scratch edit"}
+    assert "Changed after its result existed*, 2026-12-07" in report.results_page(edited, registered)

@@ -35,6 +35,9 @@ def main(argv=None) -> int:
     probed = commands.add_parser("probe", help="record the probe fingerprint of committed results whose key is "
                                                "today's (make reproduce does it after each canonical run)")
     probed.add_argument("notebooks", nargs="*", help="default: every notebook with a committed result")
+    registered = commands.add_parser("criteria", help="check the ledger's criteria against their register, or "
+                                                      "register the changed ones with --register WHY")
+    registered.add_argument("--register", metavar="WHY", help="why the criteria that differ were changed")
     planned = commands.add_parser("plan", help="print each notebook's work and expected time before a long run")
     planned.add_argument("--mode", choices=config.MODES, default=config.DEFAULT_MODE)
     args = parser.parse_args(argv)
@@ -61,6 +64,16 @@ def main(argv=None) -> int:
         config.set_threads(1)
         print(plan.render(*plan.plan(args.mode), args.mode))
         return 0
+    if args.command == "criteria":
+        from collapse.infra import criteria, report
+
+        registry = criteria.load()
+        if args.register:
+            criteria.write(criteria.register(report.ledger(), registry, args.register))
+            return 0
+        found = criteria.problems(report.ledger(), registry)
+        print("\n".join(found) or "every criterion is the registered one")
+        return 1 if found else 0
     if args.command in ("rekey", "probe"):
         return _probe_command(args.command, args.notebooks)
     if args.command == "site":
