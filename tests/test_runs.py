@@ -70,32 +70,9 @@ def notebook(tmp_path, source: str):
     return path
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="papermill dies with its parent through prctl")
-def test_a_terminated_run_leaves_no_papermill_kernel_or_temporary_copy(tmp_path):
-    """`kill` (SIGTERM) of the process running a notebook: papermill goes too (the kernel and its workers die with
-    their parents), the committed copy is untouched and no temporary copy is left behind."""
-    started = tmp_path / "started"
-    path, out = notebook(tmp_path, f"import time\nopen({str(started)!r}, 'w').close()\ntime.sleep(120)"), \
-        tmp_path / "executed" / "nb.ipynb"
-    out.parent.mkdir()
-    out.write_text("committed copy")
-    script = f"from collapse.infra import reproduce; from pathlib import Path; " \
-             f"reproduce.run(Path({str(path)!r}), Path({str(out)!r}), {{'mode': 'smoke'}})"
-    runner = subprocess.Popen([sys.executable, "-c", script], cwd=tmp_path)
-    wait_until(started.exists, 60)
-    children = subprocess.run(["pgrep", "-f", str(out.parent)], capture_output=True, text=True).stdout.split()
-    assert children, "papermill was not running"
-    runner.send_signal(signal.SIGTERM)
-    runner.wait(timeout=30)
-    wait_until(lambda: not any(map(alive, map(int, children))), 3)
-    assert not [pid for pid in map(int, children) if alive(pid)], "papermill outlived its terminated parent"
-    assert out.read_text() == "committed copy" and list(out.parent.iterdir()) == [out]
-
-
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="papermill dies with its parent through prctl")
-def test_a_killed_run_leaves_nothing_in_the_committed_folder_and_the_next_run_clears_its_scratch(tmp_path):
-    """SIGKILL allows no clean-up: the executed copy and the kernel's connection file were written in an ignored
-    scratch folder (build/running), which the next run removes."""
+def sleeping_run(tmp_path):
+    """A notebook run in a process of its own, over a committed copy, asleep once its kernel started:
+    (the process, the committed copy, the run's scratch folder, the pids of papermill and the kernel)."""
     started = tmp_path / "started"
     path, out = notebook(tmp_path, f"import time\nopen({str(started)!r}, 'w').close()\ntime.sleep(120)"), \
         tmp_path / "executed" / "nb.ipynb"
@@ -106,14 +83,32 @@ def test_a_killed_run_leaves_nothing_in_the_committed_folder_and_the_next_run_cl
     runner = subprocess.Popen([sys.executable, "-c", script], cwd=tmp_path)
     try:
         wait_until(started.exists, 60)
-        scratch = [p for p in reproduce.RUNNING.iterdir() if p.name.startswith(f"{runner.pid}-")]
-        assert scratch and list(scratch[0].glob("tmp/*.json")), "no kernel connection file in the scratch"
-    finally:
-        runner.send_signal(signal.SIGKILL)
-        runner.wait(timeout=30)
+        (scratch,) = [p for p in reproduce.RUNNING.iterdir() if p.name.startswith(f"{runner.pid}-")]
+        children = subprocess.run(["pgrep", "-f", str(scratch)], capture_output=True, text=True).stdout.split()
+    except BaseException:
+        runner.kill()
+        raise
+    assert children, "papermill was not running"
+    return runner, out, scratch, [int(pid) for pid in children]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="papermill dies with its parent through prctl")
+@pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGKILL], ids=["SIGTERM", "SIGKILL"])
+def test_a_stopped_run_leaves_no_process_and_nothing_beside_the_committed_copy(tmp_path, how):
+    """papermill goes with the run (the kernel and its workers die with their parents), the committed copy is
+    untouched and nothing is left beside it. The executed copy and the kernel's connection file are written in an
+    ignored scratch folder (build/running): SIGTERM removes it at once; after SIGKILL, which allows no clean-up, the
+    next run does."""
+    runner, out, scratch, children = sleeping_run(tmp_path)
+    assert list(scratch.glob("tmp/*.json")), "the kernel's connection file is not in the scratch folder"
+    runner.send_signal(how)
+    runner.wait(timeout=30)
+    wait_until(lambda: not any(map(alive, children)), 3)
+    assert not [pid for pid in children if alive(pid)], "papermill outlived its stopped parent"
     assert out.read_text() == "committed copy" and list(out.parent.iterdir()) == [out]
-    assert reproduce.run(notebook(tmp_path, "1"), tmp_path / "next.ipynb", {"mode": "smoke"})[0]
-    assert not scratch[0].exists(), "the killed run's scratch folder survived the next run"
+    if how == signal.SIGKILL:
+        assert reproduce.run(notebook(tmp_path, "1"), tmp_path / "next.ipynb", {"mode": "smoke"})[0]
+    assert not scratch.exists(), "the stopped run's scratch folder survived"
 
 
 def test_a_failing_notebook_leaves_the_committed_copy_untouched(tmp_path):
