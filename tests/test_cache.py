@@ -346,12 +346,14 @@ def test_learners_and_their_networks_round_trip_as_data(tmp_path):
                 NGramLM(order=3).fit(blocks), TransformerLM(width=8, layers=1, heads=2, steps=2, batch=2).fit(blocks)]
     value = {"state": RecursionState(generation=3, original=np.ones((4, 2)), kept={1: np.zeros(2)},
                                      rng_state=rng.bit_generator.state), "learners": learners,
-             "workflow": Workflow("fresh", 0.5), "net": UNet((8, 16)), "tensor": torch.arange(3.0), "set": {1, 2}}
+             "workflow": Workflow("fresh", 0.5), "net": UNet((8, 16)), "tensor": torch.arange(3.0), "set": {1, 2},
+             "dataset": [xr.Dataset({"x": ("e", [1.0, 2.0])}, coords={"e": ["a", "b"]})]}  # notebook 01's jobs
     file = cache.DataFile(tmp_path / "x.pt")
     file.save(value)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         back = file.load()
+    xr.testing.assert_identical(back.pop("dataset")[0], value.pop("dataset")[0])
     assert cache.digest(back) == cache.digest(value)
 
 

@@ -409,7 +409,7 @@ class DataFile:
             self.path.unlink(missing_ok=True)
             return None
         try:
-            return _load_data(blob[32:], self.trusted)
+            return _from_netcdf(_load_data(blob[32:], self.trusted))
         except Exception as err:  # anything that is not data this library reads is refused, never half-used
             damaged(f"{self.path} holds something other than data ({err}); removing it")
             self.path.unlink(missing_ok=True)
@@ -419,9 +419,37 @@ class DataFile:
         import torch
 
         buffer = io.BytesIO()
-        torch.save(value, buffer)
+        torch.save(_to_netcdf(value), buffer)
         payload = buffer.getvalue()
         atomic_write_bytes(self.path, hashlib.sha256(payload).digest() + payload)
+
+
+def _to_netcdf(value):
+    """``value`` with every xarray Dataset in its dicts, lists and tuples replaced by its netCDF bytes (xarray's own
+    pickles name pandas' and xarray's internals, which a data file does not build)."""
+    if isinstance(value, dict):
+        return {k: _to_netcdf(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_to_netcdf(v) for v in value)
+    if type(value).__module__.startswith("xarray.") and hasattr(value, "to_netcdf"):
+        return {_NETCDF: bytes(value.to_netcdf(engine="scipy"))}
+    return value
+
+
+def _from_netcdf(value):
+    if isinstance(value, dict):
+        if set(value) == {_NETCDF}:
+            import xarray as xr
+
+            with xr.open_dataset(io.BytesIO(value[_NETCDF]), engine="scipy") as dataset:
+                return dataset.load()
+        return {k: _from_netcdf(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_from_netcdf(v) for v in value)
+    return value
+
+
+_NETCDF = "__netcdf__"
 
 
 class NotData(pickle.UnpicklingError):
