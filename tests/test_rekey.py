@@ -112,3 +112,12 @@ def test_a_fingerprint_taken_on_another_machine_is_refused_first():
     meta, fresh = {"experiment": "tour", "versions": {}}, {"machine": probe.machine()}
     (refusal,) = probe._refusals(meta, {"machine": "another CPU; BLAS Zen; torch AVX2 on cpu"}, fresh)
     assert "another machine" in refusal and "python -m collapse probe 00" in refusal
+
+
+def test_a_module_whose_old_version_is_not_in_git_counts_as_wholly_changed():
+    from collapse.infra import probe
+
+    lines = probe.unexecuted_changes({"collapse.studies.tour": "0000000000000000"},
+                                     {"collapse.studies.tour": "1111111111111111"}, {})
+    assert lines == ["lib/collapse/studies/tour.py: the version the fingerprint was taken with is not in git history, "
+                     "so what changed cannot be told; recompute"]

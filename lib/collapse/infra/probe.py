@@ -185,22 +185,24 @@ def _refusals(meta: dict, old: dict, fresh: dict) -> list[str]:
     elif fresh["dataset"] != old["dataset"]:
         found.append(f"every job's output is unchanged but the assembled Dataset moved ({fresh['compute']} or a "
                      f"library helper it calls); recompute")
-    found += [f"{path}:{row} changed and did not run in the probe: {text.strip()}"
-              for path, row, text in unexecuted_changes(old["modules"], fresh["modules"], fresh["executed"])]
-    return found
+    return found + unexecuted_changes(old["modules"], fresh["modules"], fresh["executed"])
 
 
-def unexecuted_changes(old: dict, new: dict, executed: dict) -> list[tuple[str, int, str]]:
-    """(file, line, text) of each statement that changed between the module versions ``old`` and ``new``
-    ({module: digest}) and did not run (``executed``: {file: lines}). The old source is found in git by its digest;
-    a module whose old source is not there counts as wholly changed."""
+def unexecuted_changes(old: dict, new: dict, executed: dict) -> list[str]:
+    """A line for each statement that changed between the module versions ``old`` and ``new`` ({module: digest}) and
+    did not run (``executed``: {file: lines}), and for each changed module whose old source is not in git (found
+    there by its digest), since what changed in it cannot be told. A module the old code did not reach is all new."""
     found = []
     for name, digest in sorted(new.items()):
         if old.get(name) == digest:
             continue
         path = source_file(name)
+        before = _source_in_git(path, old[name]) if name in old else ""
+        if before is None:
+            found.append(f"{_relative(path)}: the version the fingerprint was taken with is not in git history, so "
+                         f"what changed cannot be told; recompute")
+            continue
         text = path.read_text()
-        before = _source_in_git(path, old.get(name)) or ""
         ran = set(executed.get(path.relative_to(LIBRARY).as_posix(), ()))
         lines = text.splitlines()
         for first, last, new in _changed_statements(before, text):
@@ -208,7 +210,7 @@ def unexecuted_changes(old: dict, new: dict, executed: dict) -> list[tuple[str, 
                 continue
             if new and not ran.intersection(range(new[0] + 1, new[1] + 1)):
                 continue  # a function the old code did not have, never called: reachable only through changed lines
-            found.append((_relative(path), first, lines[first - 1]))
+            found.append(f"{_relative(path)}:{first} changed and did not run in the probe: {lines[first - 1].strip()}")
     return found
 
 
@@ -263,10 +265,8 @@ def _functions(source: str) -> set[str]:
         return set()
 
 
-def _source_in_git(path: Path, digest: str | None) -> str | None:
+def _source_in_git(path: Path, digest: str) -> str | None:
     """The version of ``path`` in git (HEAD first, then its history) whose module digest is ``digest``."""
-    if digest is None:
-        return None
     relative = path.relative_to(config.ROOT).as_posix()
     try:
         revisions = ["HEAD", *_git("log", "--format=%H", "-n", "300", "--", relative).split()]
