@@ -25,5 +25,5 @@ def test_the_plan_prints_a_row_per_notebook_with_its_calibration():
         assert row["one_core_s"] == pytest.approx(modelled)
         if row["factor"]:
             assert row["machine_s"] == pytest.approx(modelled * row["factor"] / config.default_workers())
-    with pytest.raises(KeyError, match="has no sizes"):
+    with pytest.raises(KeyError, match="has no declaration"):
         plan.work("no_such_experiment", "full")

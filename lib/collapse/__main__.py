@@ -38,6 +38,8 @@ def main(argv=None) -> int:
     registered = commands.add_parser("criteria", help="check the ledger's criteria against their register, or "
                                                       "register the changed ones with --register WHY")
     registered.add_argument("--register", metavar="WHY", help="why the criteria that differ were changed")
+    created = commands.add_parser("new", help="write a working skeleton of a new notebook and everything it needs")
+    created.add_argument("spec", metavar="NN_name", help="e.g. 08_stopping_collapse")
     planned = commands.add_parser("plan", help="print each notebook's work and expected time before a long run")
     planned.add_argument("--mode", choices=config.MODES, default=config.DEFAULT_MODE)
     args = parser.parse_args(argv)
@@ -63,6 +65,13 @@ def main(argv=None) -> int:
 
         config.set_threads(1)
         print(plan.render(*plan.plan(args.mode), args.mode))
+        return 0
+    if args.command == "new":
+        from collapse.infra.new import new
+
+        for path in new(args.spec):
+            print(f"wrote {path.relative_to(config.ROOT)}")
+        print(f"next: edit them (docs/extending.md), then make reproduce-{args.spec[:2]} and make test")
         return 0
     if args.command == "criteria":
         from collapse.infra import criteria, report

@@ -66,17 +66,18 @@ def training(experiment: str, mode: str | None = None) -> dict:
         return dict(tomllib.load(f).get(experiment, {}).get(resolve_mode(mode), {}))
 
 
-NOTEBOOKS = {
-    "tour": "00_tour.ipynb",
-    "single_generation": "01_single_generation_bounds.ipynb",
-    "error_accumulation": "02_error_accumulation.ipynb",
-    "gmm_recursive_diffusion": "03_gmm_recursive_diffusion.ipynb",
-    "image_recursive_diffusion": "04_image_recursive_diffusion.ipynb",
-    "language_model_collapse": "05_language_model_collapse.ipynb",
-    "language_model_smollm": "05_language_model_collapse.ipynb",
-    "collapse_or_thrive": "06_collapse_or_thrive.ipynb",
-    "limiting_distribution": "07_limiting_distribution.ipynb",
-}
+EXPERIMENTS_FILE = Path(__file__).with_name("experiments.toml")
+"""One declaration per experiment (its notebook, job functions, work and data); every list of experiments derives
+from it."""
+
+
+@cache
+def experiments() -> dict[str, dict]:
+    with EXPERIMENTS_FILE.open("rb") as f:
+        return tomllib.load(f)
+
+
+NOTEBOOKS = {name: declared["notebook"] for name, declared in experiments().items()}
 """The notebook of each experiment: its parameters cell holds the defaults that make a run canonical."""
 
 def notebook_defaults(experiment: str) -> dict:

@@ -42,8 +42,9 @@ def problems(claims: list[Claim], registry: dict) -> list[str]:
     return found
 
 
-def register(claims: list[Claim], registry: dict, why: str, date: str | None = None) -> dict:
-    """``registry`` with the new claims registered and each changed criterion recorded with ``why``."""
+def register(claims: list[Claim], registry: dict, why: str, date: str | None = None, new_only: bool = False) -> dict:
+    """``registry`` with the new claims registered and (unless ``new_only``) each changed criterion recorded with
+    ``why``."""
     date = date or datetime.date.today().isoformat()
     commit = _head()
     out = {key: {**entry, "changes": list(entry["changes"])} for key, entry in registry.items()}
@@ -51,7 +52,7 @@ def register(claims: list[Claim], registry: dict, why: str, date: str | None = N
         entry = out.get(claim.id)
         if entry is None:
             out[claim.id] = {"registered": date, "commit": commit, "criterion": claim.criterion, "changes": []}
-        elif current(entry) != claim.criterion:
+        elif current(entry) != claim.criterion and not new_only:
             entry["changes"].append({"date": date, "commit": commit, "from": current(entry), "to": claim.criterion,
                                      "why": why})
     return dict(sorted(out.items()))

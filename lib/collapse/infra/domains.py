@@ -1,4 +1,5 @@
-"""The domain of every notebook parameter and size, checked before any work (``domains.toml``).
+"""The domain of every notebook parameter and size, checked before any work (the ``domains`` of each experiment's
+declaration in ``experiments.toml``).
 
 One function, :func:`check`, serves the command line (before papermill starts) and ``Experiment`` (the notebook's
 first cell, so JupyterLab, papermill and nbval runs are checked alike). A value outside its domain is one
@@ -8,11 +9,8 @@ first cell, so JupyterLab, papermill and nbval runs are checked alike). A value 
 from __future__ import annotations
 
 import math
-import tomllib
-from functools import cache
 from pathlib import Path
 
-DOMAINS_FILE = Path(__file__).with_name("domains.toml")
 KINDS = {
     "fraction": ("a finite number in [0, 1]", lambda v: _number(v) and 0 <= v <= 1),
     "positive": ("a finite number > 0", lambda v: _number(v) and v > 0),
@@ -24,17 +22,22 @@ KINDS = {
 }
 
 
-@cache
 def table() -> dict[str, dict]:
-    with DOMAINS_FILE.open("rb") as f:
-        return tomllib.load(f)
+    """{notebook file: {parameter: domain}}, from the declarations (experiments sharing a notebook share them)."""
+    from collapse.infra import config
+
+    found = {}
+    for declared in config.experiments().values():
+        found.setdefault(declared["notebook"], {}).update(declared.get("domains", {}))
+    return found
 
 
 def check(notebook: str, name: str, value, default) -> None:
     """Raise ValueError unless ``value`` lies in the domain of parameter ``name`` of ``notebook`` (a file name)."""
-    domain = table().get(Path(notebook).stem, {}).get(name)
+    domain = table().get(Path(notebook).name, {}).get(name)
     if domain is None:
-        raise ValueError(f"parameter {name} of {notebook} has no domain; declare one in {DOMAINS_FILE}")
+        raise ValueError(f"parameter {name} of {notebook} has no domain; declare it in the [<experiment>.domains] "
+                         f"table of experiments.toml")
     description, test = (f"one of {', '.join(map(repr, domain))}", lambda v: v in domain) \
         if isinstance(domain, list) else KINDS[domain]
     if not all(test(v) for v in _elements(value, default)):

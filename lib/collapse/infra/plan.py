@@ -38,41 +38,20 @@ def _grid_width(steps: int, grid_points: int, T: float = 4.0, t0: float = 0.02, 
 
 
 def work(experiment: str, mode: str) -> dict[str, float]:
-    """The notebook's work per unit of :data:`UNITS`, at ``mode``'s sizes and its default parameters."""
-    s, p = config.sizes(experiment, mode), config.notebook_defaults(experiment)
-    arms = len(p.get("alphas", ()))
-    if experiment == "tour":
-        return {"pairs": arms * s["seeds"] * s["generations"] * s["n"] * (s["steps"] * s["n"] + s["kl_samples"])}
-    if experiment == "single_generation":
-        w = _grid_width(s["steps"], s["grid_points"])
-        return {"grid": (41 + 3 * s["n_betas"]) * s["steps"] * s["grid_points"] * w,
-                "paths": 68 * s["steps"] * s["n_paths"]}
-    if experiment == "error_accumulation":
-        points, w = s["learned_grid_points"], _grid_width(s["learned_steps"], s["learned_grid_points"])
-        return {"grid": arms * s["learned_replicates"] * s["learned_generations"] * s["learned_steps"] * points
-                * (s["learned_n"] + points + 4 * w)}
-    if experiment == "gmm_recursive_diffusion":
-        runs, g, steps, n = arms * s["runs"], s["generations"], s["steps"], s["n"]
-        return {"pairs": runs * g * steps * n**2 + runs * (4 * g - 2) * s["paths"] * steps * n}
-    if experiment == "image_recursive_diffusion":
-        return {"unet": _image_passes(s, p)}
-    if experiment == "language_model_collapse":
-        t = config.training(experiment, mode)
-        main = s["transformer_seeds"] * 7 * s["block"] * (
-            s["generations"] * (3 * s["steps"] * t["batch"] + 2 * s["n"] + s["test_blocks"]) + s["test_blocks"])
-        cardinality = (s["transformer_seeds"] * len(s["real_ns"]) * 3 * 3 * s["cardinality_steps"] * t["batch"]
-                       * s["block"])  # an upper bound: students stop early
-        return {"tokens": main + cardinality}
-    if experiment == "language_model_smollm":
-        return {}  # opt-in, a pretrained model: not part of a plain run
-    if experiment == "collapse_or_thrive":
-        return _collapse_or_thrive(s, p)
-    if experiment == "limiting_distribution":
-        return {"pairs": 2 * arms * s["robust_generations"] * s["robust_steps"] * s["robust_grid_points"] ** 2}
-    raise ValueError(f"experiment={experiment!r} has no work formula; add one to collapse.infra.plan.work")
+    """The notebook's work per unit of :data:`UNITS`, at ``mode``'s sizes and its default parameters: the expressions
+    its declaration gives (``experiments.toml``), evaluated with the sizes and defaults by name."""
+    if experiment not in config.experiments():
+        raise KeyError(f"experiment={experiment!r} has no declaration; add one to {config.EXPERIMENTS_FILE} "
+                       f"(python -m collapse new NN_name writes it)")
+    declared = config.experiments()[experiment]
+    sizes, defaults = config.sizes(experiment, mode), config.notebook_defaults(experiment)
+    names = {**defaults, **sizes, "sizes": sizes, "defaults": defaults, "t": config.training(experiment, mode),
+             **HELPERS}
+    return {unit: float(eval(expression, {"__builtins__": {"len": len, "sum": sum, "range": range}}, names))
+            for unit, expression in declared.get("work", {}).items()}
 
 
-def _image_passes(s: dict, p: dict) -> float:
+def image_passes(s: dict, p: dict) -> float:
     """Notebook 04: training (3 passes an image), sampling (a pass per image and step), observation paths."""
     arms, later = len(set(p["alphas"]) | {1.0}), s["generations"] - 1
     train = 3 * s["n"] * (s["base_epochs"] + arms * later * s["epochs"])
@@ -82,19 +61,27 @@ def _image_passes(s: dict, p: dict) -> float:
     return s["seeds"] * (train + sample) + observe + ablation
 
 
-def _collapse_or_thrive(s: dict, p: dict) -> dict[str, float]:
-    """Notebook 06: covariance fits (pool size x d^2 per seed and generation; the accumulate pool grows) and the
-    KDE's exact test NLL every ``nll_every`` generations (test points x pool, per seed)."""
-    it, seeds, flops = s["iterations"], s["seeds"], 0.0
+def gaussian_flops(s: dict) -> float:
+    """Notebook 06's covariance fits: pool size x d^2 per seed and generation; the accumulate pool grows."""
+    it, flops = s["iterations"], 0.0
     for d in s["dims"]:
         for n in s["ns"]:
-            flops += seeds * d**2 * n * it * 2  # replace and accumulate-subsample
+            flops += s["seeds"] * d**2 * n * it * 2  # replace and accumulate-subsample
             if n * d**2 <= s["max_pool_cost"]:
-                flops += seeds * d**2 * n * it * (it + 1) / 2  # accumulate
+                flops += s["seeds"] * d**2 * n * it * (it + 1) / 2  # accumulate
+    return flops
+
+
+def kde_pairs(s: dict, p: dict) -> float:
+    """Notebook 06's exact test NLL of the KDE every ``nll_every`` generations: test points x pool, per seed."""
     evaluated = range(0, s["kde_iterations"] + 1, s["nll_every"])
-    pairs = (len(p["datasets"]) * len(p["bandwidths"]) * s["kde_seeds"] * s["test_points"] * sum(s["kde_ns"])
-             * sum(g + 3 for g in evaluated))
-    return {"flops": flops, "pairs": pairs}
+    return (len(p["datasets"]) * len(p["bandwidths"]) * s["kde_seeds"] * s["test_points"] * sum(s["kde_ns"])
+            * sum(g + 3 for g in evaluated))
+
+
+HELPERS = {"grid_width": _grid_width, "image_passes": image_passes, "gaussian_flops": gaussian_flops,
+           "kde_pairs": kde_pairs}
+"""What a work expression of ``experiments.toml`` may call besides the sizes and defaults."""
 
 
 # ---------------------------------------------------------------------------------------------- rates

