@@ -74,25 +74,22 @@ def test_a_refactor_that_moves_no_number_is_rekeyed_without_a_recompute(copy, ed
     assert not (copy / "cache" / "jobs").exists()  # nothing was computed at full size
 
 
-def test_a_change_that_moves_an_output_is_refused_naming_the_job_function(copy, edit):
+def test_an_output_that_moves_and_a_changed_line_the_probe_does_not_run_are_refused_by_name(copy, edit):
+    """One probe run for both refusals: a moved output names its job function, an unexecuted changed line its place
+    (the `if` lines run, the raise is exempt: a run that reaches it stops)."""
     edit("kl_monte_carlo(learner.target(), data, kl_samples, rng)",
          "kl_monte_carlo(learner.target(), data, kl_samples + 1, rng)")
-    refused = _run(copy, sys.executable, "-m", "collapse", "rekey", "00")
-    assert refused.returncode == 1 and "outputs moved: collapse.studies.tour.run_job" in refused.stdout, refused.stdout
-    assert json.loads((copy / SIDECAR).read_text())["key"] == json.loads(
-        (config.ROOT / SIDECAR).read_text())["key"]  # nothing rewritten
-
-
-def test_a_changed_line_the_probe_does_not_run_is_refused(copy, edit):
     seeded = "    rng = np.random.default_rng([seed, 10**6])\n"
     edit(seeded, "    if kl_samples < 0:\n        kl_samples = -kl_samples\n"
                  "    if kl_samples == 0:\n        raise ValueError('kl_samples')\n" + seeded)
     refused = _run(copy, sys.executable, "-m", "collapse", "rekey", "00")
     assert refused.returncode == 1, refused.stdout
-    lines = refused.stdout.splitlines()[1:]  # the `if` lines ran, the raise is exempt (a run reaching it stops)
+    reasons = [line.strip() for line in refused.stdout.splitlines()[1:]]
     row = (copy / TOUR).read_text().splitlines().index("        kl_samples = -kl_samples") + 1
-    assert [line.split(" changed")[0].strip() for line in lines] == [f"{TOUR}:{row}"], lines
-    assert "outputs moved" not in refused.stdout  # the digests agree: only the coverage rule refuses it
+    assert reasons == ["outputs moved: collapse.studies.tour.run_job; recompute (make reproduce-00)",
+                       f"{TOUR}:{row} changed and did not run in the probe: kl_samples = -kl_samples"], reasons
+    assert json.loads((copy / SIDECAR).read_text())["key"] == json.loads(
+        (config.ROOT / SIDECAR).read_text())["key"]  # nothing rewritten
 
 
 def test_the_strict_stage_fails_at_once_on_a_key_miss_and_computes_nothing(copy, edit):
