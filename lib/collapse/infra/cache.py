@@ -269,7 +269,7 @@ def fingerprint(value):
         return {"set": sorted((fingerprint(v) for v in value), key=lambda v: json.dumps(v, sort_keys=True))}
     if isinstance(value, np.ndarray) and value.dtype == object:  # its bytes would be pointers
         return {"objects": fingerprint(value.tolist()), "shape": list(value.shape)}
-    if type(value).__module__.startswith("xarray.") and hasattr(value, "variables"):  # a Dataset, by content
+    if is_dataset(value):  # by content
         return {"type": type(value).__qualname__, "attrs": fingerprint(dict(value.attrs)),
                 "coords": sorted(map(str, value.coords)),
                 "variables": {str(k): {"dims": list(v.dims), "values": fingerprint(v.values),
@@ -424,6 +424,11 @@ class DataFile:
         atomic_write_bytes(self.path, hashlib.sha256(payload).digest() + payload)
 
 
+def is_dataset(value) -> bool:
+    """Whether ``value`` is an xarray Dataset, without importing xarray for values that cannot be one."""
+    return type(value).__module__.startswith("xarray.") and type(value).__name__ == "Dataset"
+
+
 def _to_netcdf(value):
     """``value`` with every xarray Dataset in its dicts, lists and tuples replaced by its netCDF bytes (xarray's own
     pickles name pandas' and xarray's internals, which a data file does not build)."""
@@ -431,7 +436,7 @@ def _to_netcdf(value):
         return {k: _to_netcdf(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return type(value)(_to_netcdf(v) for v in value)
-    if type(value).__module__.startswith("xarray.") and hasattr(value, "to_netcdf"):
+    if is_dataset(value):
         return {_NETCDF: bytes(value.to_netcdf(engine="scipy"))}
     return value
 

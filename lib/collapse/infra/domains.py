@@ -38,11 +38,9 @@ def check(notebook: str, name: str, value, default) -> None:
     if domain is None:
         raise ValueError(f"parameter {name} of {notebook} has no domain; declare it in the [<experiment>.domains] "
                          f"table of experiments.toml")
-    description, test = (f"one of {', '.join(map(repr, domain))}", lambda v: v in domain) \
-        if isinstance(domain, list) else KINDS[domain]
-    if not all(test(v) for v in _elements(value, default)):
-        shape = f"a list of {_plural(description)}" if isinstance(default, list) else description
-        raise ValueError(f"parameter {name}={value!r}: must be {shape} (default {default!r})")
+    kind = (f"one of {', '.join(map(repr, domain))}", lambda v: v in domain) if isinstance(domain, list) \
+        else KINDS[domain]
+    _require(f"parameter {name}", value, default, kind, f" (default {default!r})")
 
 
 def checked_sizes(experiment: str, mode: str, overrides: dict) -> dict:
@@ -61,11 +59,16 @@ def checked_sizes(experiment: str, mode: str, overrides: dict) -> dict:
 def check_size(name: str, value, default) -> None:
     """Sizes are counts (integers >= 1, or lists of them, like the table's ``default``); a size the table gives as a
     float is a finite positive number."""
-    kind = "positive" if isinstance(default, float) else "count"
-    description, test = KINDS[kind]
+    kind = KINDS["positive" if isinstance(default, float) else "count"]
+    _require(f"size {name}", value, default, kind, f", like the table's {default!r}")
+
+
+def _require(what: str, value, default, kind: tuple, tail: str) -> None:
+    """ValueError naming ``what`` unless every element of ``value`` passes ``kind``'s test, in ``default``'s shape."""
+    description, test = kind
     if not all(test(v) for v in _elements(value, default)):
         shape = f"a list of {_plural(description)}" if isinstance(default, list) else description
-        raise ValueError(f"size {name}={value!r}: must be {shape}, like the table's {default!r}")
+        raise ValueError(f"{what}={value!r}: must be {shape}{tail}")
 
 
 def _elements(value, default) -> list:

@@ -210,9 +210,9 @@ def render() -> dict[Path, str]:
 def write(check: bool = False) -> int:
     """Write (or with ``check``, compare) the generated files; a claim new to the ledger is registered first, with
     today's date (a changed criterion is not: that needs ``python -m collapse criteria --register WHY``)."""
-    registry = criteria.load()
-    if not check and set(c.id for c in ledger()) - set(registry):
-        criteria.write(criteria.register(ledger(), registry, why="", new_only=True))
+    claims, registry = ledger(), criteria.load()
+    if not check and {c.id for c in claims} - set(registry):
+        criteria.write(criteria.register(claims, registry, why="", new_only=True))
     stale = []
     for path, text in render().items():
         if path.exists() and path.read_text() == text:
