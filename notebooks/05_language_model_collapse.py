@@ -118,8 +118,8 @@ def compute(seed, workflows, orders, ngram, sizes, training):
     def card_options(name, s):  # here the transformer may train longer: it stops early on validation blocks
         return dict(options(name, s), steps=sizes["cardinality_steps"]) if name == "transformer" else options(name, s)
 
-    card = dict(generator_n=sizes["generator_n"], real_ns=sizes["real_ns"], synthetic_n=sizes["synthetic_n"],
-                block=sizes["block"], test_blocks=sizes["test_blocks"], validation_blocks=sizes["validation_blocks"])
+    card = {key: sizes[key] for key in ("generator_n", "real_ns", "synthetic_n", "generator_synthetic_n", "block",
+                                        "test_blocks", "validation_blocks")}
     cardinality = [dict(learner=name, options=card_options(name, s), seed=s, **card)
                    for name in seeds for s in range(seeds[name])]
     # the trivial baseline: a unigram on the same real blocks (a seed draws the same blocks for every learner)

@@ -54,6 +54,18 @@ def test_transformer_cache_sampling_matches_full_forward(corpus):
     assert model.sample(5, np.random.default_rng(0)).shape == (5, 64)
 
 
+def test_early_stopped_transformer_is_retrained_to_the_step_it_kept(corpus):
+    """An early stop keeps weights trained under a schedule sized for the whole budget; the model returned is the
+    one a budget of the kept step trains (its schedule annealed), so it equals a fit without validation for that
+    many steps."""
+    options = dict(width=16, steps=200, batch=8, eval_every=2, patience=1, lr=0.05)
+    stopped = TransformerLM(**options).fit(corpus.train[:40], corpus.validation[:16])
+    assert 0 < stopped.trained_steps < options["steps"]
+    direct = TransformerLM(**{**options, "steps": stopped.trained_steps}).fit(corpus.train[:40])
+    for a, b in zip(stopped.net.state_dict().values(), direct.net.state_dict().values()):
+        torch.testing.assert_close(a, b, atol=0, rtol=0)
+
+
 def test_coverage_counts_distinct_ngrams():
     blocks = text.encode(text.normalise("abcab")).reshape(1, -1)
     grams, counts = language.ngram_keys(blocks, 2)

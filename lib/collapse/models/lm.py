@@ -158,12 +158,14 @@ class TransformerLM:
     def fit(self, blocks: np.ndarray, validation: np.ndarray | None = None) -> TransformerLM:
         """Train for ``steps`` steps; with ``validation`` blocks, stop early: score them every ``eval_every``
         steps and stop after ``patience`` scores without improvement (a fixed budget overfits a few blocks and
-        undertrains many). Known limitation, to mend with notebook 05's next recompute: a run that stops early at
-        step s keeps the one-cycle schedule sized for ``steps``, so it stops before the schedule anneals (retraining
-        for s steps from the same initialisation fixes it and roughly doubles 05's transformer time)."""
+        undertrains many). A run whose best score came at step s < ``steps`` is then trained again from the same
+        initialisation for s steps, so that its one-cycle schedule anneals by the step it keeps (stopped weights
+        sit mid-schedule, at a high learning rate)."""
         blocks = np.asarray(blocks)
         self.block = blocks.shape[1]
         self._train(blocks, validation, self.steps)
+        if validation is not None and self.trained_steps < self.steps:
+            self._train(blocks, None, self.trained_steps)
         self.net.eval()
         return self
 

@@ -88,13 +88,14 @@ def run_job(learner, options, workflow, fraction, seed, n, generations, block, t
         coverage(corpus.train[rng.choice(len(corpus.train), n, replace=False)], grams, rare, ngram))}
 
 
-def cardinality_job(learner, options, seed, generator_n, real_ns, synthetic_n, block, test_blocks,
-                    validation_blocks):
+def cardinality_job(learner, options, seed, generator_n, real_ns, synthetic_n, generator_synthetic_n, block,
+                    test_blocks, validation_blocks):
     """[KZ]'s question: does adding synthetic blocks to n_real real ones lower or raise test bpc?
 
-    Two sources of synthetic data, ``synthetic_n`` blocks each: the student's own model fitted on its n_real
-    real blocks (self-consumption), and a generator fitted once on ``generator_n`` other real blocks (as
-    [KZ]'s synthetic data come from a model that has seen more than the student). Every model stops early on
+    Two sources of synthetic data: the student's own model fitted on its n_real real blocks (self-consumption,
+    ``synthetic_n`` blocks), and a generator fitted once on ``generator_n`` other real blocks
+    (``generator_synthetic_n`` blocks; [KZ]'s synthetic data come from a model that has seen more than the
+    student, and at their largest real set they add about 3.3 times as much synthetic data). Every model stops early on
     ``validation_blocks`` real validation blocks, so that each training-set size gets the budget it needs.
     Returns ``bpc`` (n_real x [real only, real + own, real + generator's]) on the test blocks and the
     ``steps`` each of those students trained (0 for a learner without a training budget).
@@ -110,7 +111,7 @@ def cardinality_job(learner, options, seed, generator_n, real_ns, synthetic_n, b
     def fit(blocks):
         return make_learner(learner, options).fit(blocks, validation)
 
-    from_generator = fit(corpus.train[order[:generator_n]]).sample(synthetic_n, rng)
+    from_generator = fit(corpus.train[order[:generator_n]]).sample(generator_synthetic_n, rng)
     bpc, steps = np.empty((len(real_ns), 3)), np.zeros((len(real_ns), 3), int)
     for i, n_real in enumerate(real_ns):
         real = corpus.train[order[generator_n: generator_n + n_real]]
