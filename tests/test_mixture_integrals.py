@@ -31,6 +31,18 @@ def test_inner_products_match_quadrature(mixtures):
     assert inner_product([(1, p), (-1, q)], [(1, p), (-1, q)]) == pytest.approx(difference, rel=1e-8)
 
 
+def test_components_sharing_a_variance_sum_as_pairs():
+    """A KDE's components share one variance, so they are one group whose pairs are summed together: each pair's
+    integral must enter the sum (against quadrature, with and without the 1/r weight)."""
+    p = GaussianMixture([[0.0], [1.5], [-0.7]], 0.3, [0.5, 0.3, 0.2])
+    q = GaussianMixture([[0.4], [-1.0]], 0.5)
+    r = GaussianMixture([[0.2]], 1.0)
+    expected = quad(lambda x: density(p)(x) ** 2 / density(r)(x), -30, 30, limit=200)[0]
+    assert inner_product([(1, p)], [(1, p)], r) == pytest.approx(expected, rel=1e-9)
+    expected = quad(lambda x: density(p)(x) * density(q)(x), -30, 30, limit=200)[0]
+    assert inner_product([(1, p)], [(1, q)]) == pytest.approx(expected, rel=1e-9)
+
+
 def test_chi2_to_a_gaussian_is_exact_and_bounded_below(mixtures):
     """1 + chi^2(p || g) = <p, p>_{1/g} for a Gaussian g; the variational bound sits below it, and equals the
     closed form for two centred Gaussians (where f = exp(lam x^2 / 2) is proportional to p / g)."""

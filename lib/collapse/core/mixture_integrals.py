@@ -42,12 +42,15 @@ def _log_inner(m1: GaussianMixture, m2: GaussianMixture, reference: GaussianMixt
                 raise ValueError("the integral of m1 m2 / reference is infinite: use a wider reference (its variance "
                                  "must exceed u w / (u + w) for every pair of component variances u, w)")
             shifted = a / u - c * inv_s
-            row = (shifted**2 / lam - a**2 / u).sum(1) + (c**2 * inv_s).sum() + log_wa * 2
-            col = (b**2 / (w**2 * lam) - b**2 / w).sum(1) + log_wb * 2
-            cross = 2 * (shifted / lam) @ (b / w).T
+            # each pair's log integral is (beta^2 / lam - gamma) / 2 + log w_a + log w_b; the sum over pairs is a
+            # log-sum-exp of those terms (halving must come before it, not after: with several pairs per group,
+            # 0.5 logsumexp(2 y) is not logsumexp(y))
+            row = 0.5 * (shifted**2 / lam - a**2 / u).sum(1) + 0.5 * (c**2 * inv_s).sum() + log_wa
+            col = 0.5 * (b**2 / (w**2 * lam) - b**2 / w).sum(1) + log_wb
+            cross = (shifted / lam) @ (b / w).T
             prefactor = 1 / (2 * np.pi) if flat else 1 / inv_s
             constant = 0.5 * np.log(prefactor / (u * w * lam)).sum()
-            terms.append(constant + 0.5 * logsumexp(row[:, None] + col[None, :] + cross))
+            terms.append(constant + logsumexp(row[:, None] + col[None, :] + cross))
     return float(logsumexp(terms))
 
 
