@@ -41,6 +41,45 @@ def test_claims_have_known_kinds_and_verdicts_and_say_why_when_inconclusive():
             assert claim.note or "decided" in claim.criterion, f"{claim.id}: say what would decide it"
 
 
+def _claim(verdict, **tests):
+    return claims.Claim("X", "[K]", "a statement", "empirical", "a criterion", {}, verdict, "numbers", **tests)
+
+
+def test_a_verdict_against_the_paper_needs_its_refute_test():
+    """Failing to confirm is not refuting: only a refute test that holds gives 'not reproduced' or 'contradicts'."""
+    for verdict in ("not reproduced", "contradicts the paper", "reproduced"):
+        with pytest.raises(ValueError, match="does not follow from its tests"):
+            _claim(verdict)
+    assert _claim(claims.Decision(False, False)).verdict == "inconclusive"
+    assert _claim(claims.Decision(False, True, "contradicts the paper")).verdict == "contradicts the paper"
+    assert _claim("not reproduced", refuted=True).verdict == "not reproduced"
+    with pytest.raises(ValueError, match="overlap"):
+        claims.Decision(True, True)
+    refuted = _claim(claims.Decision(False, True, rule="refuted if so"))
+    assert refuted.refuted and refuted.criterion.endswith("; refuted if so")
+
+
+def test_the_shared_decisions_leave_room_for_inconclusive():
+    """Orderings and effects are refuted only by a resolved reversal; an unresolved one is inconclusive."""
+    assert claims.decreasing([3.0, 2.0, 1.0], [0.1, 0.1, 0.1]).verdict == "reproduced"
+    assert claims.decreasing([3.0, 2.9, 1.0], [0.1, 0.1, 0.1]).verdict == "inconclusive"
+    assert claims.decreasing([3.0, 3.5, 1.0], [0.1, 0.1, 0.1]).verdict == "not reproduced"
+    assert claims.decreasing([3.0, 2.0], [float("nan")] * 2).verdict == "inconclusive"
+    assert [claims.sign(m, 1.0).verdict for m in (3.0, 1.0, -3.0)] == ["reproduced", "inconclusive", "not reproduced"]
+    assert claims.every([claims.sign(3.0, 1.0), claims.sign(1.0, 1.0)]).verdict == "inconclusive"
+    assert claims.within([0.5, 3.5], 3).verdict == "not reproduced"
+
+
+@pytest.mark.parametrize("experiment", LEDGERS)
+def test_every_committed_verdict_follows_its_tests(experiment):
+    """The committed ledger records both tests; every verdict against the paper has its refute test holding."""
+    entries = json.loads((config.canonical_dirs(experiment, "full")[0] / "claims.json").read_text())
+    for entry in entries:
+        assert {"confirmed", "refuted"} <= entry.keys(), f"{entry['id']}: the ledger lacks its tests"
+        against = entry["verdict"] in ("not reproduced", "contradicts the paper")
+        assert entry["refuted"] == against and entry["confirmed"] == (entry["verdict"] == "reproduced"), entry["id"]
+
+
 def test_the_readme_and_results_page_are_generated_from_the_ledger():
     assert report.write(check=True) == 0, "run `python -m collapse report`"
 

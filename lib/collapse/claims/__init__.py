@@ -26,27 +26,70 @@ KINDS = {
 VERDICTS = ("reproduced", "not reproduced", "contradicts the paper", "inconclusive")
 
 
+@dataclass(frozen=True)
+class Decision:
+    """A verdict from two tests fixed in code before the numbers are seen: ``confirm`` (the paper's statement holds
+    on these data with the stated margin) and ``refute`` (the data positively contradict it: an interval that
+    excludes the paper's value or ordering, a bound that fails by more than its uncertainty). Failing to confirm
+    is not refuting: with neither, the verdict is inconclusive. ``against`` is the verdict when refuted."""
+
+    confirm: bool
+    refute: bool
+    against: str = "not reproduced"
+    rule: str = ""  # the refute test in words, appended to the claim's criterion
+
+    def __post_init__(self):
+        if self.confirm and self.refute:
+            raise ValueError("confirm and refute both hold: the two tests overlap; make them exclusive")
+        if self.against not in VERDICTS[1:3]:
+            raise ValueError(f"against={self.against!r}; use one of {', '.join(VERDICTS[1:3])}")
+
+    @property
+    def verdict(self) -> str:
+        return "reproduced" if self.confirm else self.against if self.refute else "inconclusive"
+
+
+UNDECIDED = Decision(False, False)
+
+
 @dataclass
 class Claim:
     id: str  # e.g. "K-Prop3.1-gmm": paper, statement number, setting
     paper: str  # "[K] Prop. 3.1"
     statement: str  # what the paper claims, in our words
     kind: str  # a key of KINDS
-    criterion: str  # how the verdict is decided, with its tolerance and why
+    criterion: str  # how the verdict is decided: its confirm and refute tests, their tolerance and why
     measured: dict  # the numbers behind the verdict (floats; "<name>_se" for a standard error)
-    verdict: str  # one of VERDICTS
+    verdict: str | Decision  # a Decision; stored as one of VERDICTS with ``confirmed`` and ``refuted``
     summary: str  # the key numbers in one line, for the verdict table
     figure: str = ""  # the figure that shows it
     note: str = ""  # for inconclusive: what would decide it; for not-reproducible: why; else a caveat
     check_in_smoke: bool = False  # meaningful at smoke size: asserted when the notebook runs in smoke mode
     notebook: str = field(default="", compare=False)
+    confirmed: bool = False  # the confirm test held
+    refuted: bool = False  # the refute test held
 
     def __post_init__(self):
         if self.kind not in KINDS:
             raise ValueError(f"claim {self.id}: kind={self.kind!r}; use one of {', '.join(KINDS)}")
+        if isinstance(self.verdict, Decision):
+            if self.verdict.rule:
+                self.criterion += f"; {self.verdict.rule}"
+            self.confirmed, self.refuted, self.verdict = self.verdict.confirm, self.verdict.refute, \
+                self.verdict.verdict
         if self.verdict not in VERDICTS:
             raise ValueError(f"claim {self.id}: verdict={self.verdict!r}; use one of {', '.join(VERDICTS)}")
+        if self.verdict != decided(self.confirmed, self.refuted, self.verdict):
+            raise ValueError(f"claim {self.id}: verdict {self.verdict!r} does not follow from its tests (confirmed "
+                             f"{self.confirmed}, refuted {self.refuted}); pass a Decision")
         self.measured = {k: _number(v) for k, v in self.measured.items()}
+
+
+def decided(confirmed: bool, refuted: bool, verdict: str) -> str:
+    """The verdict the two tests allow: 'reproduced' only if confirmed, 'not reproduced' or 'contradicts the paper'
+    (whichever ``verdict`` names) only if refuted, otherwise 'inconclusive'."""
+    return "reproduced" if confirmed else (verdict if verdict in VERDICTS[1:3] else "not reproduced") if refuted \
+        else "inconclusive"
 
 
 def _number(value):
@@ -54,19 +97,54 @@ def _number(value):
     return value if math.isfinite(value) else str(value)  # JSON has no inf or nan
 
 
-def held(condition: bool) -> str:
-    return "reproduced" if condition else "not reproduced"
+def exact(holds: bool, against: str = "not reproduced") -> Decision:
+    """For a statement checked on exact numbers (closed forms, quadrature, an identity of the code): no sampling
+    noise stands between the numbers and the statement, so failing it refutes it."""
+    return Decision(bool(holds), not holds, against, "exact numbers, so a failure refutes")
 
 
-def decreasing(values, errors) -> str:
-    """'reproduced' if each value exceeds the next by more than 2 combined standard errors, 'not reproduced' if
-    not, 'inconclusive' without standard errors (a single run)."""
+def within(z, limit: float) -> Decision:
+    """Agreement within noise: confirmed if every |z| <= ``limit``, refuted if any |z| > ``limit`` (a difference
+    beyond ``limit`` standard errors is positive evidence of a difference); inconclusive without finite z."""
+    import numpy as np
+
+    z = np.abs(np.asarray(z, float))
+    if not np.all(np.isfinite(z)):
+        return UNDECIDED
+    return Decision(bool(np.all(z <= limit)), bool(np.any(z > limit)), rule=f"refuted by some |z| > {limit:g}")
+
+
+def sign(mean, se, k: float = 2.0) -> Decision:
+    """A positive effect: confirmed if ``mean`` > k ``se``, refuted if ``mean`` < -k ``se`` (the opposite effect,
+    resolved); between them, or without a standard error, inconclusive."""
+    import numpy as np
+
+    if not (np.isfinite(mean) and np.isfinite(se)):
+        return UNDECIDED
+    return Decision(bool(mean > k * se), bool(mean < -k * se),
+                    rule=f"refuted by the opposite effect beyond {k:g} standard errors")
+
+
+def decreasing(values, errors) -> Decision:
+    """An ordering: confirmed if each value exceeds the next by more than 2 combined standard errors, refuted if
+    some later value exceeds an earlier one by more than 2 (a resolved reversal); otherwise, or with a single run
+    (no standard errors), inconclusive."""
     import numpy as np
 
     values, errors = np.asarray(values, float), np.asarray(errors, float)
     if not np.all(np.isfinite(errors)):
-        return "inconclusive"
-    return held(bool(np.all(-np.diff(values) > 2 * np.hypot(errors[1:], errors[:-1]))))
+        return UNDECIDED
+    gaps, slack = -np.diff(values), 2 * np.hypot(errors[1:], errors[:-1])
+    return Decision(bool(np.all(gaps > slack)), bool(np.any(gaps < -slack)),
+                    rule="refuted by a gap reversed by more than 2 combined standard errors")
+
+
+def every(decisions) -> Decision:
+    """All of several parts: confirmed if every part is, refuted if any part is."""
+    decisions = list(decisions)
+    refute = any(d.refute for d in decisions)
+    rules = dict.fromkeys(d.rule for d in decisions if d.rule)
+    return Decision(all(d.confirm for d in decisions) and not refute, refute, rule="; ".join(rules))
 
 
 def plus_minus(mean, se, digits: int = 3, sign: str = "") -> list[str]:

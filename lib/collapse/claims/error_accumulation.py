@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from collapse.claims import Claim, held, plus_minus
+from collapse.claims import UNDECIDED, Claim, Decision, exact, plus_minus, within
 from collapse.core import bounds
 from collapse.core.stats import mean_se
 from collapse.studies import accumulation as acc
@@ -65,8 +65,11 @@ def claims(result, parameters, sizes):
         limsups.append(runs[:, runs.shape[1] // 2:].max(axis=1).min())
         floors.append(bounds.persistent_floor(alpha, 1.0, eps2))
     middle = alphas[len(alphas) // 2]
-    systematic = result.floor_systematic.isel(generation=-1).mean("run").sel(alpha=alphas).values
+    long = result.systematic_long.sel(alpha=alphas)
+    systematic = long.isel(systematic_generation=-1).values
+    growth = (long.isel(systematic_generation=-1) / long.isel(systematic_generation=-2) - 1).values
     to_paper = systematic / (parameters["eps2"] * bounds.effective_memory(np.asarray(alphas)))
+    memories = int(long.systematic_generation[-1]) / bounds.effective_memory(np.asarray(alphas))
     learned = learned_summary(result).sel(alpha=alphas)
     ratio = learned.D_over_S.values
     learned_additive = []
@@ -86,12 +89,12 @@ def claims(result, parameters, sizes):
         Claim("K-Lemma-forgetting", "[K] Lemma 4.1",
               "chi^2(alpha p + (1 - alpha) r || p) = (1 - alpha)^2 chi^2(r || p)", "identity",
               "both sides computed independently agree to relative 1e-12 (an algebraic identity: a check of the "
-              "code)", {"max_relative_deviation": lemma}, held(lemma <= 1e-12),
+              "code)", {"max_relative_deviation": lemma}, exact(lemma <= 1e-12),
               f"largest relative deviation {lemma:.1e}", check_in_smoke=True),
         Claim("K-decomposition", "[K] Sec. 4 (exact decomposition)",
               "p_hat_{N+1} - p = sum_k (1 - alpha)^(N - k) Delta_k + (1 - alpha)^(N+1) (p_hat_0 - p)", "identity",
               "largest deviation over every run <= 1e-12 (an algebraic identity)", {"max_deviation": decomposition},
-              held(decomposition <= 1e-12), f"largest deviation {decomposition:.1e}",
+              exact(decomposition <= 1e-12), f"largest deviation {decomposition:.1e}",
               figure="fig5_discounted_contributions", check_in_smoke=True),
         Claim("K-floor-plateau", "[K] Thm. 4.2 (error floor)",
               "with a floor eps^2 per generation the drift settles at about eps^2 / (alpha (2 - alpha))", "identity",
@@ -99,14 +102,14 @@ def claims(result, parameters, sizes):
               "expectation by construction here, since the imposed errors have random signs and centres (cross "
               "terms vanish on average)", {**{f"D_alpha{a:g}": m for a, m in zip(alphas, plateau)},
                                            **{f"z_alpha{a:g}": v for a, v in zip(alphas, z)}},
-              held(bool(np.all(np.abs(z) <= 3))),
+              within(z, 3),
               "mean D " + ", ".join(f"{m:.4f}" for m in plateau) + " against " +
               ", ".join(f"{v:.4f}" for v in predicted) + f" (alpha = {', '.join(map(str, alphas))})",
               figure="figS4_regimes", note="systematic (same-sign) errors are not covered by this check"),
         Claim("K-no-forgetting", "[K] Sec. 4 (alpha = 0)", "without fresh data the drift keeps growing",
               "identity", "with imposed independent errors this holds in expectation by construction; mean D at the "
               "last generation at least twice the mean D at a quarter of the run "
-              "(linear accumulation predicts 4x, a plateau 1x)", {"growth": growth}, held(growth >= 2),
+              "(linear accumulation predicts 4x, a plateau 1x)", {"growth": growth}, exact(growth >= 2),
               f"mean D grows {growth:.1f}x from generation {quarter} to {result.generation.size - 1}",
               figure="figS4_regimes"),
         Claim("K-harmonic-regime", "[K] Prop. 4.1 (eps_i^2 = eps_0^2 / i)",
@@ -116,7 +119,7 @@ def claims(result, parameters, sizes):
               "(eps_0^2 ln 10 / (alpha (2 - alpha))), while D falls at least 5x over that decade",
               {**{f"last_decade_alpha{a:g}": v for a, v in zip(alphas, last_decade)},
                **{f"decay_alpha{a:g}": v for a, v in zip(alphas, long[:, n // 10] / long[:, -1])}},
-              held(bool(np.all(last_decade >= 0.5 * log_growth) and np.all(decays))),
+              exact(bool(np.all(last_decade >= 0.5 * log_growth) and np.all(decays))),
               "last-decade sums " + ", ".join(f"{v:.3g}" for v in last_decade) + " against log growth " +
               ", ".join(f"{v:.3g}" for v in log_growth), figure="figS4_regimes"),
         Claim("K-Thm4.2-as-printed", "[K] Thm. 4.2 (v2 display)",
@@ -125,7 +128,7 @@ def claims(result, parameters, sizes):
               f"the constant (B + D)/S the display needs (alpha = {middle:g}, B = 0.01) stays bounded: its last value "
               "below 100 times its first. With summable errors S_N -> 0 while B > 0, so the display fails by "
               "construction; the numbers show how fast", {"needed_first": needed[0], "needed_last": needed[-1]},
-              "contradicts the paper" if needed[-1] > 100 * needed[0] else "reproduced",
+              exact(needed[-1] <= 100 * needed[0], against="contradicts the paper"),
               f"constant needed {needed[0]:.3g} at generation 1, {needed[-1]:.3g} at the last",
               figure="figS5_theorem_4_2",
               note="with summable errors the discounted sum tends to 0 faster than any fixed bias"),
@@ -133,44 +136,58 @@ def claims(result, parameters, sizes):
               "D_{N+1} between additive upper and lower bounds built from the intra-generation terms", "identity",
               "the bounds hold at every generation for every alpha (Young and Cauchy-Schwarz on exact densities: "
               "a check of the code)", {f"holds_alpha{a:g}": float(h) for a, h in zip(alphas, additive)},
-              held(all(additive)), f"hold at every generation for alpha = {', '.join(map(str, alphas))}",
+              exact(all(additive)), f"hold at every generation for alpha = {', '.join(map(str, alphas))}",
               figure="figS5_theorem_4_2", check_in_smoke=True),
         Claim("K-Prop4.1-floor", "[K] Prop. 4.1", "limsup D >= alpha eta eps / (16 (1 + (1 - alpha)^2))",
               "identity", "the smallest limsup over runs at or above the floor (a consequence of the additive "
               "bound and q >= alpha p)", {**{f"limsup_alpha{a:g}": v for a, v in zip(alphas, limsups)}},
-              held(all(m >= f for m, f in zip(limsups, floors))),
+              exact(all(m >= f for m, f in zip(limsups, floors))),
               "smallest limsup " + ", ".join(f"{v:.3g}" for v in limsups) + " against floors " +
               ", ".join(f"{v:.2g}" for v in floors), check_in_smoke=True),
-        Claim("K-floor-systematic", "[K] Sec. 4 (regimes: error floor), systematic errors",
-              "under an error floor the drift persists at a level proportional to eps^2 / (alpha (2 - alpha)), "
-              "whatever the errors", "empirical",
-              "with errors of one sign and shape (a tilt that always widens), the plateau over eps^2 / (alpha (2 - "
-              "alpha)) is the same across alpha within a factor 2 (largest over smallest ratio at most 2)",
+        Claim("K-floor-systematic", "[K] Sec. 4 (effective memory), tested with systematic errors",
+              "[K]'s reading of the floor regime: the drift forgets the past within about 1 / (alpha (2 - alpha)) "
+              "generations, so under an error floor it settles at a level of order eps^2 / (alpha (2 - alpha)); "
+              "[K] derive that level for independent errors, and errors that repeat test the reading beyond them",
+              "empirical",
+              "a long run with errors of one sign and shape (a tilt that always widens); confirmed if at its last "
+              "generation the drift grows by less than 1 % per generation at every alpha (settled: our threshold) "
+              "and its level over eps^2 / (alpha (2 - alpha)) is the same across alpha within a factor 2; refuted "
+              "if it still grows by more than 1 % per generation after at least 10 memory lengths at some alpha",
               {**{f"D_alpha{a:g}": v for a, v in zip(alphas, systematic)},
+               **{f"growth_alpha{a:g}": v for a, v in zip(alphas, growth)},
                **{f"ratio_to_paper_level_alpha{a:g}": v for a, v in zip(alphas, to_paper)}},
-              held(bool(to_paper.max() <= 2 * to_paper.min())),
-              "systematic plateau / (eps^2/(alpha(2 - alpha))) = " + ", ".join(f"{v:.3g}" for v in to_paper)
-              + f" (alpha = {', '.join(map(str, alphas))}); eps^2/alpha^2 (our first-order derivation) predicts "
-              + ", ".join(f"{(2 - a) / a:.3g}" for a in alphas), figure="figS4_regimes",
+              Decision(bool(np.all(growth < 0.01) and to_paper.max() <= 2 * to_paper.min()),
+                       bool(np.any((growth > 0.01) & (memories >= 10)))),
+              f"at generation {int(long.systematic_generation[-1])} (" + ", ".join(f"{m:.0f}" for m in memories)
+              + " memory lengths) the drift grows by " + ", ".join(f"{v:.1%}" for v in growth)
+              + " per generation and stands at "
+              + ", ".join(f"{v:.3g}" for v in to_paper) + f" times eps^2/(alpha(2 - alpha)) (alpha = "
+              f"{', '.join(map(str, alphas))}); eps^2/alpha^2 (our first-order derivation) predicts "
+              + ", ".join(f"{(2 - a) / a:.3g}" for a in alphas) + " times", figure="figS4_regimes",
               note="independent zero-mean errors give the paper's level by construction (K-floor-plateau); errors "
-                   "that repeat add coherently, ~eps^2/alpha^2 to first order, more where the drift is not small",
+                   "that repeat add coherently, ~eps^2/alpha^2 to first order, and where the drift is not small the "
+                   "recursion is not linear and can keep growing",
               check_in_smoke=True),
         Claim("K-Thm4.2-learned-additive", "[K] Thm. 4.2 (our additive form), learned errors",
               "D_{N+1} between the additive bounds built from the measured intra-generation terms J_i of a KDE "
               "learner", "identity", "the bounds hold at every generation of every learned run (Young and "
               "Cauchy-Schwarz on exact grid densities: a check of the code)",
               {"runs_holding": float(sum(learned_additive)), "runs": float(len(learned_additive))},
-              held(all(learned_additive)), f"hold in {sum(learned_additive)} of {len(learned_additive)} runs",
+              exact(all(learned_additive)), f"hold in {sum(learned_additive)} of {len(learned_additive)} runs",
               figure="figS15_learned_recursion", check_in_smoke=True),
         Claim("K-Thm4.2-learned-control", "[K] Thm. 4.2 (discounted sum), learned errors",
               "the drift is controlled by the discounted sum of the measured errors eta_i eps_star,i^2",
-              "empirical",
-              "1/4 <= D_i / S_i <= 4 at every generation of every learned run and alpha (the constants of Thm 3.4's "
-              "band), S_i the discounted sum of the measured eta eps_star^2",
+              "outside-hypotheses",
+              "Thm 4.2 assumes summable errors; a learned KDE's errors form a floor (eps_star^2 bounded away from "
+              "0 every generation), so no number here decides it. Reported: D_i / S_i against Thm 3.4's band "
+              "[1/4, 4] at every generation of every learned run and alpha, S_i the discounted sum of the measured "
+              "eta eps_star^2",
               {"min_D_over_S": float(np.nanmin(ratio)), "max_D_over_S": float(np.nanmax(ratio)),
                "median_J_over_I": float(np.nanmedian(learned.J_over_I.values))},
-              held(bool(np.all((ratio >= 0.25) & (ratio <= 4)))),
-              f"D / S from {np.nanmin(ratio):.2g} to {np.nanmax(ratio):.2g}; the same error measured against p is "
+              UNDECIDED,
+              f"D / S from {np.nanmin(ratio):.2g} to {np.nanmax(ratio):.2g} with learned eps_star^2 of "
+              f"{float(result.learned_eps_star2.min()):.2g}-{float(result.learned_eps_star2.max()):.2g} every "
+              "generation (a floor, not summable); the same error measured against p is "
               f"{np.nanmedian(learned.J_over_I.values):.2g} times its chi^2 to q_i (median)",
               figure="figS15_learned_recursion",
               note="D is chi^2 to the data, which weighs the KDE's tails by 1/p; eps_star^2 weighs errors by q_t"),
@@ -178,7 +195,7 @@ def claims(result, parameters, sizes):
               "limsup D >= alpha eta_floor eps_floor / (16 (1 + (1 - alpha)^2)) with measured floors", "empirical",
               "in every learned run, the largest D over the second half at or above the floor built from that "
               "run's smallest measured eta and eps_star^2", {"min_room": float((learned_limsup / learned_floor).min())},
-              held(bool(np.all(learned_limsup >= learned_floor))),
+              exact(bool(np.all(learned_limsup >= learned_floor))),
               f"smallest limsup / floor {(learned_limsup / learned_floor).min():.3g}",
               figure="figS15_learned_recursion", check_in_smoke=True),
     ]
