@@ -174,8 +174,11 @@ def speed_section(record: dict) -> str:
 def notebooks_section() -> str:
     """The README's table of notebooks, from the experiments' declarations (an opt-in one shares its notebook)."""
     rows = ["| notebook | part of the papers |", "|---|---|"]
-    rows += [f"| [`{d['notebook']}`](notebooks/executed/{d['notebook']}) | {d['part']} |"
-             for d in config.experiments().values() if not d.get("opt_in")]
+    parts: dict[str, list[str]] = {}  # experiments sharing a notebook share its row
+    for declared in config.experiments().values():
+        if not declared.get("opt_in"):
+            parts.setdefault(declared["notebook"], []).append(declared["part"])
+    rows += [f"| [`{notebook}`](notebooks/executed/{notebook}) | {'; '.join(part)} |" for notebook, part in parts.items()]
     return f"{NOTEBOOKS_START}\n" + "\n".join(rows) + f"\n{NOTEBOOKS_END}"
 
 
