@@ -137,6 +137,9 @@ def compute(seed, alphas, eps2, eps2_start, start_shift, bandwidth, sizes):
             "forget": ("generation", acc.regime_runs(x, alpha, "none", 0.0, G, 1, seed, start)[0]),
             "harmonic_long": ("long_generation", acc.regime_runs(
                 x, alpha, "harmonic", eps2_start, sizes["long_generations"], sizes["long_replicates"], seed).mean(0)),
+            "systematic_long": ("systematic_generation", acc.regime_runs(
+                x, alpha, "floor", eps2, sizes["systematic_generations"], sizes["long_replicates"], seed,
+                systematic=True).mean(0)),
             "thm42_D": ("generation", D), "thm42_J": ("step", J)}))
     no_forgetting = acc.regime_runs(x, 0.0, "floor", eps2, G, R, seed)
     jobs = [dict(alpha=a, generations=sizes["learned_generations"], n=sizes["learned_n"], bandwidth=bandwidth,
