@@ -74,3 +74,48 @@ def test_kde_sampler_draws_around_training_points(rng):
     data[:, 1] = 5.0
     x = KDESampler(0.1).fit(data).sample(1000, rng)
     assert abs(x[:, 0].mean()) < 0.02 and abs(x[:, 1].mean() - 5) < 0.02 and abs(x[:, 0].std() - 0.1) < 0.01
+
+
+def test_gaussian_fit_draws_do_not_depend_on_eigenvector_signs(monkeypatch):
+    """eigh may return any sign per eigenvector column; the symmetric square root makes the draws independent of it."""
+    data = np.random.default_rng(1).standard_normal((6, 2, 4))
+    fit = GaussianFit().fit(data)
+    plain = fit.sample(50, np.random.default_rng(2))
+    eigh = np.linalg.eigh
+
+    def flipped(a):
+        values, vectors = eigh(a)
+        return values, vectors * np.array([-1.0, 1.0, -1.0, 1.0])
+
+    monkeypatch.setattr(np.linalg, "eigh", flipped)
+    np.testing.assert_allclose(fit.sample(50, np.random.default_rng(2)), plain, atol=1e-12)
+
+
+@pytest.mark.parametrize("name, make", [("moons", "make_moons"), ("circles", "make_circles")])
+def test_each_seed_draws_a_jittered_lattice_as_kz_do(name, make):
+    """One sklearn call per seed with that seed's n (and [KZ]'s settings): the seed's points are sklearn's for that
+    random state, i.e. its noise-free lattice (evenly spaced angles, n/2 per part) plus noise of s.d. 0.05."""
+    from sklearn import datasets
+
+    n, seeds = 40, 3
+    states = np.random.default_rng(5).integers(2**31, size=seeds)
+    drawn = cot.toy_data(name, seeds)(n, np.random.default_rng(5))
+    settings = {"factor": 0.8} if name == "circles" else {}
+    for s in (0, 2):
+        sklearn = getattr(datasets, make)(n, noise=0.05, random_state=int(states[s]), **settings)[0]
+        lattice = getattr(datasets, make)(n, noise=0.0, random_state=int(states[s]), **settings)[0]
+        np.testing.assert_array_equal(drawn[:, s], sklearn)
+        assert 0.03 < np.std(sklearn - lattice) < 0.07
+    assert not np.allclose(drawn[:, 0], drawn[:, 1])
+
+
+def test_accumulate_subsample_draws_each_seeds_own_subsample():
+    """Every seed's pool holds the same rows (row i has value i); each seed must pick its own n distinct rows."""
+    from collapse.core.recursion import RecursionState, Workflow
+
+    pool = np.broadcast_to(np.arange(30.0)[:, None, None], (30, 4, 1))
+    state = RecursionState(generation=2, original=pool[:10], pool=[pool[10:20], pool[20:]])
+    train = cot.per_seed_training(Workflow("accumulate-subsample"), state, 10, None, np.random.default_rng(0))
+    chosen = [set(train[:, s, 0]) for s in range(4)]
+    assert train.shape == (10, 4, 1) and all(len(c) == 10 for c in chosen)
+    assert len({frozenset(c) for c in chosen}) == 4
