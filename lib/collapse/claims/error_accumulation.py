@@ -67,7 +67,7 @@ def claims(result, parameters, sizes):
     middle = alphas[len(alphas) // 2]
     long = result.systematic_long.sel(alpha=alphas)
     systematic = long.isel(systematic_generation=-1).values
-    growth = (long.isel(systematic_generation=-1) / long.isel(systematic_generation=-2) - 1).values
+    rate = (long.isel(systematic_generation=-1) / long.isel(systematic_generation=-2) - 1).values
     to_paper = systematic / (parameters["eps2"] * bounds.effective_memory(np.asarray(alphas)))
     memories = int(long.systematic_generation[-1]) / bounds.effective_memory(np.asarray(alphas))
     learned = learned_summary(result).sel(alpha=alphas)
@@ -154,12 +154,12 @@ def claims(result, parameters, sizes):
               "and its level over eps^2 / (alpha (2 - alpha)) is the same across alpha within a factor 2; refuted "
               "if it still grows by more than 1 % per generation after at least 10 memory lengths at some alpha",
               {**{f"D_alpha{a:g}": v for a, v in zip(alphas, systematic)},
-               **{f"growth_alpha{a:g}": v for a, v in zip(alphas, growth)},
+               **{f"growth_alpha{a:g}": v for a, v in zip(alphas, rate)},
                **{f"ratio_to_paper_level_alpha{a:g}": v for a, v in zip(alphas, to_paper)}},
-              Decision(bool(np.all(growth < 0.01) and to_paper.max() <= 2 * to_paper.min()),
-                       bool(np.any((growth > 0.01) & (memories >= 10)))),
+              Decision(bool(np.all(rate < 0.01) and to_paper.max() <= 2 * to_paper.min()),
+                       bool(np.any((rate > 0.01) & (memories >= 10)))),
               f"at generation {int(long.systematic_generation[-1])} (" + ", ".join(f"{m:.0f}" for m in memories)
-              + " memory lengths) the drift grows by " + ", ".join(f"{v:.1%}" for v in growth)
+              + " memory lengths) the drift grows by " + ", ".join(f"{v:.1%}" for v in rate)
               + " per generation and stands at "
               + ", ".join(f"{v:.3g}" for v in to_paper) + f" times eps^2/(alpha(2 - alpha)) (alpha = "
               f"{', '.join(map(str, alphas))}); eps^2/alpha^2 (our first-order derivation) predicts "
