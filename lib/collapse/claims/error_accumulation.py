@@ -65,11 +65,11 @@ def claims(result, parameters, sizes):
         limsups.append(runs[:, runs.shape[1] // 2:].max(axis=1).min())
         floors.append(bounds.persistent_floor(alpha, 1.0, eps2))
     middle = alphas[len(alphas) // 2]
-    long = result.systematic_long.sel(alpha=alphas)
-    systematic = long.isel(systematic_generation=-1).values
-    rate = (long.isel(systematic_generation=-1) / long.isel(systematic_generation=-2) - 1).values
+    repeated = result.systematic_long.sel(alpha=alphas)  # the long run of systematic errors
+    systematic = repeated.isel(systematic_generation=-1).values
+    rate = (repeated.isel(systematic_generation=-1) / repeated.isel(systematic_generation=-2) - 1).values
     to_paper = systematic / (parameters["eps2"] * bounds.effective_memory(np.asarray(alphas)))
-    memories = int(long.systematic_generation[-1]) / bounds.effective_memory(np.asarray(alphas))
+    memories = int(repeated.systematic_generation[-1]) / bounds.effective_memory(np.asarray(alphas))
     learned = learned_summary(result).sel(alpha=alphas)
     ratio = learned.D_over_S.values
     learned_additive = []
@@ -158,7 +158,7 @@ def claims(result, parameters, sizes):
                **{f"ratio_to_paper_level_alpha{a:g}": v for a, v in zip(alphas, to_paper)}},
               Decision(bool(np.all(rate < 0.01) and to_paper.max() <= 2 * to_paper.min()),
                        bool(np.any((rate > 0.01) & (memories >= 10)))),
-              f"at generation {int(long.systematic_generation[-1])} (" + ", ".join(f"{m:.0f}" for m in memories)
+              f"at generation {int(repeated.systematic_generation[-1])} (" + ", ".join(f"{m:.0f}" for m in memories)
               + " memory lengths) the drift grows by " + ", ".join(f"{v:.1%}" for v in rate)
               + " per generation and stands at "
               + ", ".join(f"{v:.3g}" for v in to_paper) + f" times eps^2/(alpha(2 - alpha)) (alpha = "
