@@ -149,9 +149,15 @@ def scheduler() -> str | None:
 
 
 def probing() -> bool:
-    """True inside a probe run (``$COLLAPSE_PROBE=1``, set by :mod:`collapse.infra.probe`): a notebook runs at its
-    probe sizes up to its computation, whose job outputs are digested instead of stored."""
-    return os.environ.get("COLLAPSE_PROBE") == "1"
+    """True inside a probe run (``$COLLAPSE_PROBE`` names the experiment probed, set by :mod:`collapse.infra.probe`):
+    a notebook runs at its probe sizes up to that experiment's computation, whose job outputs are digested instead of
+    stored (another experiment of the notebook computed on the way is kept under build/explore/probe/)."""
+    return bool(os.environ.get("COLLAPSE_PROBE"))
+
+
+def probed() -> str | None:
+    """The experiment a probe run fingerprints (see :func:`probing`)."""
+    return os.environ.get("COLLAPSE_PROBE") or None
 
 
 def store_only() -> bool:

@@ -35,7 +35,7 @@ class Experiment:
         self.parameters = parameters
         defaults = bool(parameters) and _checked_parameters(name, parameters) == "default"  # checked in every mode
         self.canonical = self.mode != "smoke" and not overrides and defaults and not config.probing()
-        if config.probing():  # a probe writes nothing: its computation's fingerprint ends the run
+        if config.probing():  # a probe writes nothing canonical: the probed computation's fingerprint ends the run
             self.results_dir = self.figures_dir = config.EXPLORE / "probe" / name
         elif self.canonical:
             self.results_dir, self.figures_dir = config.canonical_dirs(name, self.mode)
@@ -67,7 +67,7 @@ class Experiment:
                             f"{sorted(inputs)}; pass each argument of {compute.__name__} as a keyword")
         modules = referenced_modules(compute)
         code = code_version(modules)
-        if config.probing():
+        if config.probed() == self.name:
             from collapse.infra import probe
 
             raise probe.Done(probe.fingerprint(self, compute, inputs, modules))

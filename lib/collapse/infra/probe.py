@@ -109,7 +109,8 @@ def run(experiment: str, mode: str = "full") -> dict:
     notebook = config.ROOT / "notebooks" / config.NOTEBOOKS[experiment]
     with tempfile.TemporaryDirectory(prefix="collapse-probe-") as tmp:
         out = Path(tmp) / "probe.json"
-        env = {**os.environ, "COLLAPSE_PROBE": "1", "COLLAPSE_MODE": mode, "COLLAPSE_CACHE": str(Path(tmp) / "cache"),
+        env = {**os.environ, "COLLAPSE_PROBE": experiment, "COLLAPSE_MODE": mode,
+               "COLLAPSE_CACHE": str(Path(tmp) / "cache"),
                "COLLAPSE_WORKERS": "1", "COLLAPSE_THREADS": "1", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
                "MKL_NUM_THREADS": "1", "COLLAPSE_PROGRESS": "0", "MPLBACKEND": "Agg", "PYTHONHASHSEED": "0"}
         for name in ("COLLAPSE_SCHEDULER", "COLLAPSE_STORE_ONLY"):

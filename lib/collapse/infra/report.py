@@ -178,7 +178,8 @@ def notebooks_section() -> str:
     for declared in config.experiments().values():
         if not declared.get("opt_in"):
             parts.setdefault(declared["notebook"], []).append(declared["part"])
-    rows += [f"| [`{notebook}`](notebooks/executed/{notebook}) | {'; '.join(part)} |" for notebook, part in parts.items()]
+    rows += [f"| [`{notebook}`](notebooks/executed/{notebook}) | {'; '.join(part)} |"
+             for notebook, part in parts.items()]
     return f"{NOTEBOOKS_START}\n" + "\n".join(rows) + f"\n{NOTEBOOKS_END}"
 
 
