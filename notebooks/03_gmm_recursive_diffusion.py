@@ -529,8 +529,8 @@ Markdown(rf"""## What this shows
   {4 * float(result.study_eps_star2_exact[S["steps_grid"].index(S["steps"])]):.2g}; along the recursion,
   {thm34.summary}. This is outside the theorem's hypothesis $\varepsilon_\star^2 \le 1$, but the paper's Fig. 4 shows
   $\chi^2$ inside the band. At the {open_points:.0f} $(\alpha, g)$ points where the rigorous bound stays below
-  $4\varepsilon_\star^2$, the question stays open. At the paper's $N$ ({scale_exp.claims["K-Fig4-paper-scale"].verdict}):
-  {scale_exp.claims["K-Fig4-paper-scale"].summary}.
+  $4\varepsilon_\star^2$, the question stays open. At the paper's $N$
+  ({scale_exp.claims["K-Fig4-paper-scale"].verdict}): {scale_exp.claims["K-Fig4-paper-scale"].summary}.
 - **Observability** ({c["K-eta-bounded-gmm"].verdict}: {c["K-eta-bounded-gmm"].summary}). The held-out $R^2$ form is
   {", ".join(f"{v:.2f}" for v in m["eta_r2"][:, 0])} at generation 0 and
   {", ".join(f"{v:.2f}" for v in m["eta_r2"][:, -1])} at the last, for $\alpha$ = {", ".join(map(str, alphas))}.
@@ -538,7 +538,8 @@ Markdown(rf"""## What this shows
   terms between generations, which the discounted sum leaves out. Its quantitative content, a discount of
   $(1-\alpha)^2$ per generation ({c["K-Fig5-discount-gmm"].verdict}): {c["K-Fig5-discount-gmm"].summary}.
 - **What differs from the paper.** $N$ = {S["n"]:,} and {S["runs"]} runs per $\alpha$ ({exp.mode} mode) instead of
-  100,000 and 10 (paper mode has them; generation 0 is also checked at $N$ = {scale_exp.sizes["n"]:,} above); the drift is reported as KL because its $\chi^2$ is infinite; the bounds use
+  100,000 and 10 (paper mode has them; generation 0 is also checked at $N$ = {scale_exp.sizes["n"]:,}
+  above); the drift is reported as KL because its $\chi^2$ is infinite; the bounds use
   samplers started from their exact laws at $T$ (the protocol's $N(0, I)$ start is reported at generation 0); the data
   means and the way $q_i$ is sampled are our choices (the paper does not publish them).
 """)

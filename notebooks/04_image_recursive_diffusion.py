@@ -382,7 +382,8 @@ def compute_range(seed, beta, sizes):
                  paths=sizes["paths"], steps=sizes["obs_steps"], beta=beta, seed=seed)
             for case in estimator_range.CASES]
     runs = run_jobs(estimator_range.check_job, jobs, desc="estimator range")
-    return from_jobs(jobs, runs, by=("case",), dims={"exact": (), **{k: ("regression",) for k in runs[0] if k != "exact"}},
+    forms = {key: ("regression",) for key in runs[0] if key != "exact"}
+    return from_jobs(jobs, runs, by=("case",), dims={"exact": (), **forms},
                      coords={"regression": list(estimator_range.REGRESSIONS)})
 
 
@@ -391,7 +392,7 @@ pd.DataFrame({f"{form}, {reg}": [f"{float(v):.3f} ± {float(e):.3f}" for v, e in
     reach[form].sel(regression=reg).values, reach[f"{form}_se"].sel(regression=reg).values)]
     for form in ("eta", "eta_r2") for reg in reach.regression.values},
     index=pd.Index([f"{c} (exact η {float(v):.2f})" for c, v in zip(reach.case.values, reach.exact.values)],
-                   name="error")).rename(columns=lambda c: c.replace("eta_r2", "R² form").replace("eta", "covariance form"))
+                   name="error")).rename(columns=lambda c: c.replace("eta_r2", "R² form").replace("eta", "covariance"))
 
 # %%
 rng_exp.record_claims(reach)

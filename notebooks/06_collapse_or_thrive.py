@@ -116,9 +116,9 @@ def compute(seed, show_d, datasets, bandwidths, checks, sizes):
     kde_stats = from_jobs(kde, summarized(kde_runs[:len(kde)]), by=by_kde,
                           dims={k: ("statistic", "kde_iteration") for k in ("nll", "variance")},
                           coords={"kde_iteration": np.arange(sizes["kde_iterations"])})
-    kde_seeds = from_jobs([{"draw": "lattice", **j} for j in kde + iid], [{"nll": run["nll"][scored]} for run in kde_runs],
-                          by=("draw", *by_kde), dims={"nll": ("scored_iteration", "kde_seed")},
-                          coords={"scored_iteration": scored})
+    kde_seeds = from_jobs([{"draw": "lattice", **j} for j in kde + iid],
+                          [{"nll": run["nll"][scored]} for run in kde_runs], by=("draw", *by_kde),
+                          dims={"nll": ("scored_iteration", "kde_seed")}, coords={"scored_iteration": scored})
     return xr.merge([gauss.rename({k: f"gauss_{k}" for k in gauss.data_vars}),
                      gauss_seeds.rename({k: f"gauss_{k}_seeds" for k in gauss_seeds.data_vars}),
                      unbiased.rename({k: f"unbiased_{k}" for k in unbiased.data_vars}),
