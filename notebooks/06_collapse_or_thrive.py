@@ -31,10 +31,9 @@
 # $(1-1/n)^t$. Under accumulate, the mean error stays below $(\pi^2/6)\, d/n$. With the *unbiased* covariance the mean trace is
 # a martingale — constant in expectation — while its median still collapses.
 #
-# **KDE** (train and test from the same distribution): moons, circles and the Swiss roll drawn as [KZ]'s public
-# code draws them, one sklearn call per seed with that seed's $n$ points (`make_moons(noise=0.05)`,
-# `make_circles(noise=0.05, factor=0.8)`, `make_swiss_roll(noise=0.05)`, which [KZ] keep in 3-D) and 500 test points
-# per seed from a call of its own, and blobs with fixed centres. Their code calls `make_blobs` without a random state, so its training and test sets come from
+# **KDE** (2-D data; train and test from the same distribution): moons and circles exactly as [KZ]'s public code
+# makes them (`make_moons(noise=0.05)`, `make_circles(noise=0.05)` with sklearn's default factor 0.8), and blobs with
+# fixed centres. Their code calls `make_blobs` without a random state, so its training and test sets come from
 # different random centres in $[-10, 10]^2$: their blobs NLLs measure that mismatch, not collapse, and we keep the
 # sound variant. The metric is the mean negative log-likelihood of fresh real test points, computed exactly (a
 # log-sum-exp over every kernel; their code uses sklearn's tree-based `score_samples`), each seed on its own test set
@@ -44,17 +43,13 @@
 #
 # **Choices.** Seeds are vectorised (one array holds every seed's data); the accumulate workflows refit on a pool that
 # grows to $n(T+1)$ points, so in full mode they run where $n d^2 \le$ `max_pool_cost` (every $n$ up to $d = 10$); replace runs
-# everywhere. One sklearn call per seed makes each seed's set a jittered lattice: `make_moons` and `make_circles` place
-# the points at evenly spaced angles, $n/2$ per part, before adding noise. This companion first drew every seed's
-# points in one call and dealt them out (nearly i.i.d. angles, random counts per part); that draw is kept as a
-# variant at the smallest $h$ and smaller $n$, the cells where it can matter (table below the KDE figure).
-# Accumulate-subsample draws each seed's subsample on its own, so its seeds are independent.
+# everywhere. sklearn's `make_moons` and `make_circles` split points evenly between their two parts; we shuffle them.
 
 # %% tags=["parameters"]
 mode = None  # "smoke" | "full" | "paper"; None reads $COLLAPSE_MODE (default "full")
 seed = 0
 show_d = 10  # dimension shown in the Gaussian figures
-datasets = ["moons", "circles", "blobs", "swiss_roll"]
+datasets = ["moons", "circles", "blobs"]
 bandwidths = [0.1, 0.5, 1.0]
 show_bandwidth = 0.5  # bandwidth shown in the KDE figure
 checks = [[1, 10, 100], [3, 32, 10], [10, 100, 50], [10, 316, 100], [31, 1000, 100]]  # (d, n, t) for the table
@@ -69,9 +64,7 @@ from IPython.display import Markdown
 
 import collapse
 from collapse.claims import collapse_or_thrive as cot_claims
-from collapse.claims import plus_minus
 from collapse.core.labels import from_jobs
-from collapse.core.stats import mean_se
 from collapse.infra.jobs import run_jobs
 from collapse.studies import collapse_or_thrive as cot
 
@@ -80,54 +73,34 @@ exp = collapse.Experiment("collapse_or_thrive", mode, seed=seed, show_d=show_d, 
 S = exp.sizes
 
 
-def compute(seed, show_d, datasets, bandwidths, checks, sizes):
+def compute(seed, show_d, datasets, bandwidths, sizes):
     common = dict(iterations=sizes["iterations"], seeds=sizes["seeds"], seed=seed)
     gaussian = [dict(d=d, n=n, workflow=wf, **common) for d in sizes["dims"] for n in sizes["ns"]
                 for wf in cot.WORKFLOWS if wf == "replace" or n * d**2 <= sizes["max_pool_cost"]]
     unbiased = [dict(d=show_d, n=n, workflow="replace", unbiased=True, **common)
                 for n in sizes["ns"] if n > show_d + 1]
-    kde_common = dict(iterations=sizes["kde_iterations"], seeds=sizes["kde_seeds"], seed=seed,
-                      test_points=sizes["test_points"], every=sizes["nll_every"])
-    kde = [dict(dataset=ds, bandwidth=h, n=n, workflow=wf, **kde_common)
+    kde = [dict(dataset=ds, bandwidth=h, n=n, workflow=wf, iterations=sizes["kde_iterations"],
+                seeds=sizes["kde_seeds"], seed=seed, test_points=sizes["test_points"], every=sizes["nll_every"])
            for ds in datasets for h in bandwidths for n in sizes["kde_ns"] for wf in cot.WORKFLOWS]
-    # this companion's earlier i.i.d. draw beside [KZ]'s lattice, where it can matter: smallest h, smaller n
-    iid = [dict(dataset=ds, bandwidth=min(bandwidths), n=n, workflow=wf, draw="iid", **kde_common)
-           for ds in ("moons", "circles") if ds in datasets for n in sizes["kde_ns"][:3] for wf in cot.WORKFLOWS]
 
-    def summarized(runs):  # per job: statistics over seeds (mean, se, median, quantiles) per iteration
-        return [{k: cot.summarize(v) for k, v in run.items()} for run in runs]
+    def summarized(fn, jobs, desc):  # per job: statistics over seeds (mean, se, median, quantiles) per iteration
+        return [{k: cot.summarize(v) for k, v in run.items()} for run in run_jobs(fn, jobs, desc=desc)]
 
     stat = ("statistic", "iteration")
     iteration = {"statistic": list(cot.STATS), "iteration": np.arange(1, sizes["iterations"] + 1)}
-    gauss_runs = run_jobs(cot.run_gaussian, gaussian, desc="gaussian")
-    gauss = from_jobs(gaussian, summarized(gauss_runs), by=("workflow", "d", "n"),
+    gauss = from_jobs(gaussian, summarized(cot.run_gaussian, gaussian, "gaussian"), by=("workflow", "d", "n"),
                       dims={k: stat for k in ("mean_error", "log_det_ratio", "trace_ratio")}, coords=iteration)
-    # per-seed values where an interval is drawn (the checked t, and the last), so every one can be recomputed
-    kept_t = sorted({t for _, _, t in checks if t <= sizes["iterations"]} | {sizes["iterations"]})
-    gauss_seeds = from_jobs(gaussian, [{k: v[np.asarray(kept_t) - 1] for k, v in run.items()} for run in gauss_runs],
-                            by=("workflow", "d", "n"), dims={k: ("kept_iteration", "seed") for k in gauss_runs[0]},
-                            coords={"kept_iteration": kept_t})
-    unbiased = from_jobs(unbiased, summarized(run_jobs(cot.run_gaussian, unbiased, desc="unbiased")), by=("n",),
+    unbiased = from_jobs(unbiased, summarized(cot.run_gaussian, unbiased, "unbiased"), by=("n",),
                          dims={"trace_ratio": stat}, coords=iteration) if unbiased else xr.Dataset()
-    kde_runs = run_jobs(cot.run_kde, kde + iid, desc="kde")
-    scored = [g for g in range(sizes["kde_iterations"])
-              if g % sizes["nll_every"] == 0 or g == sizes["kde_iterations"] - 1]
-    by_kde = ("dataset", "bandwidth", "n", "workflow")
-    kde_stats = from_jobs(kde, summarized(kde_runs[:len(kde)]), by=by_kde,
-                          dims={k: ("statistic", "kde_iteration") for k in ("nll", "variance")},
-                          coords={"kde_iteration": np.arange(sizes["kde_iterations"])})
-    kde_seeds = from_jobs([{"draw": "lattice", **j} for j in kde + iid],
-                          [{"nll": run["nll"][scored]} for run in kde_runs], by=("draw", *by_kde),
-                          dims={"nll": ("scored_iteration", "kde_seed")}, coords={"scored_iteration": scored})
+    kde = from_jobs(kde, summarized(cot.run_kde, kde, "kde"), by=("dataset", "bandwidth", "n", "workflow"),
+                    dims={k: ("statistic", "kde_iteration") for k in ("nll", "variance")},
+                    coords={"kde_iteration": np.arange(sizes["kde_iterations"])})
     return xr.merge([gauss.rename({k: f"gauss_{k}" for k in gauss.data_vars}),
-                     gauss_seeds.rename({k: f"gauss_{k}_seeds" for k in gauss_seeds.data_vars}),
                      unbiased.rename({k: f"unbiased_{k}" for k in unbiased.data_vars}),
-                     kde_stats.rename({k: f"kde_{k}" for k in kde_stats.data_vars}).rename(n="kde_n"),
-                     kde_seeds.nll.rename("kde_nll_seeds").to_dataset().rename(n="kde_n")], join="outer")
+                     kde.rename({k: f"kde_{k}" for k in kde.data_vars}).rename(n="kde_n")], join="outer")
 
 
-r = exp.cached(compute, seed=seed, show_d=show_d, datasets=datasets, bandwidths=bandwidths, checks=checks,
-               sizes=S)
+r = exp.cached(compute, seed=seed, show_d=show_d, datasets=datasets, bandwidths=bandwidths, sizes=S)
 
 
 def by_statistic(values):
@@ -263,27 +236,6 @@ print(f"replace ends above accumulate in test NLL in {ordered:.0%} of {len(kde_f
 kde_final.round(3)
 
 # %% [markdown]
-# **Where [KZ]'s lattice matters.** The same runs with the i.i.d. draw (every seed's points from one call, dealt out)
-# at the smallest bandwidth: test NLL (mean ± s.e. over seeds) at the first fit and at the last iteration, and their
-# difference in standard errors. A lattice spreads a small sample evenly along each curve, so a narrow KDE fitted to
-# it covers the curve better than one fitted to clumped i.i.d. points.
-
-# %%
-draws = r.kde_nll_seeds.sel(bandwidth=min(bandwidths)).dropna("kde_n", how="all")
-rows = []
-for (ds, n, wf), cell in draws.stack(cell=("dataset", "kde_n", "workflow")).groupby("cell"):
-    cell = cell.squeeze("cell", drop=True)
-    if cell.sel(draw="iid").isnull().all():
-        continue
-    for when, at in (("first fit", 0), ("last", -1)):
-        lattice, iid = (cell.sel(draw=d).isel(scored_iteration=at).dropna("kde_seed") for d in ("lattice", "iid"))
-        (lm, ls), (im, is_) = (mean_se(v, "kde_seed") for v in (lattice, iid))
-        rows.append(dict(dataset=ds, n=int(n), workflow=wf, when=when, lattice=plus_minus(float(lm), float(ls))[0],
-                         iid=plus_minus(float(im), float(is_))[0], z=float((im - lm) / np.hypot(ls, is_))))
-lattice_vs_iid = pd.DataFrame(rows).set_index(["dataset", "n", "workflow", "when"])
-lattice_vs_iid.round(2)
-
-# %% [markdown]
 # ## The claims ledger
 #
 # Each claim this notebook makes, evaluated from the stored result by a criterion fixed in the library
@@ -323,13 +275,9 @@ Markdown(rf"""## What this shows
   {(shrink_n - 1) * shrink_h**2:.3g} lies {"below" if (shrink_n - 1) * shrink_h**2 < shrink[0] else "above"} the
   moons' variance, and under replace the data variance goes from {shrink[0]:.3g} to {shrink[-1]:.3g} over the run:
   there a replace KDE {"shrinks" if shrink[-1] < shrink[0] else "does not shrink"}.
-- **Where the lattice matters.** Against the i.i.d. draw at $h$ = {min(bandwidths):g}, the largest difference in the
-  table above is {lattice_vs_iid.z.abs().max():.1f} standard errors ({(lattice_vs_iid.z.abs() > 3).sum()} of
-  {len(lattice_vs_iid)} cells beyond 3).
 - **Differences from [KZ].** Their code is public (`RylanSchaeffer/KoyejoLab-Collapse-or-Thrive`, seeds 0–99); our
-  $(d, n)$ grid, {S["iterations"]} iterations, and the draw of moons, circles and the Swiss roll (one call per seed,
-  {S["test_points"]} test points per seed) are theirs; the seeds here are {S["seeds"]} for the Gaussian and
-  {S["kde_seeds"]} for the KDE ({exp.mode} mode); our blobs have fixed centres (theirs change between training and
-  test); our NLL is exact; the accumulate workflows are skipped where their growing pool would not fit the budget
-  (paper mode runs them all).
+  $(d, n)$ grid, {S["iterations"]} iterations, moons and circles are theirs; the seeds here are {S["seeds"]} for the
+  Gaussian and {S["kde_seeds"]} for the KDE ({exp.mode} mode); our blobs have fixed centres (theirs change between
+  training and test); our NLL is exact; the accumulate workflows are skipped where their growing pool would not fit
+  the budget (paper mode runs them all).
 """)

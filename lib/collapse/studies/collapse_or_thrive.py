@@ -13,11 +13,10 @@ of fits so far, t = 1 for the model fitted on real data):
 
 Under *accumulate*, the mean error stays below (pi^2 / 6) d / n for every t.
 
-KDE: moons, circles and the 3-D Swiss roll drawn as [KZ]'s code draws them: one sklearn call per seed with
-that seed's n points (noise 0.05; circles with factor 0.8), so each set is a jittered lattice (moons and circles
-at evenly spaced angles, n/2 per part), and blobs with fixed centres (their code draws new random centres at
-every call, so their training and test sets come from different distributions); metric: the exact mean negative
-log-likelihood of fresh real test points (each seed its own test set, one call) under each generation's KDE.
+KDE: real 2-D moons and circles as [KZ]'s code makes them (noise 0.05; circles with sklearn's default
+factor 0.8), and blobs with fixed centres (their code draws new random centres at every call, so their
+training and test sets come from different distributions); metric: the exact mean negative
+log-likelihood of fresh real test points (each seed its own test set) under each generation's KDE.
 Under replace the per-coordinate variance of the data moves towards (n - 1) h^2 (each generation adds
 h^2 and loses a factor 1 - 1/n): it grows when the data's variance is below that, and shrinks when it
 is above (small n and h).
@@ -30,12 +29,10 @@ from scipy.special import digamma, polygamma
 from sklearn import datasets
 
 from collapse.core.learners import GaussianFit, KDESampler
-from collapse.core.recursion import Workflow, run_recursion, training_set
+from collapse.core.recursion import Workflow, run_recursion
 from collapse.core.stats import standard_error
 
 WORKFLOWS = ("replace", "accumulate", "accumulate-subsample")
-DATASETS = ("moons", "circles", "blobs", "swiss_roll")
-DRAWS = ("lattice", "iid")
 BLOB_CENTRES = np.array([[-2.0, 0.0], [2.0, 0.0], [0.0, 2.5]])
 
 
@@ -74,16 +71,6 @@ def kde_replace_variance(n, bandwidth, t, initial):
 
 
 # ----------------------------------------------------------------------------- simulations
-def per_seed_training(workflow, state, n, real, rng) -> np.ndarray:
-    """The recursion's training set, except that accumulate-subsample draws each seed's own n points from its pool:
-    the seeds (axis 1) are independent runs, and one index set for all of them would tie their errors together."""
-    if workflow.name != "accumulate-subsample" or state.generation == 0:
-        return training_set(workflow, state, n, real, rng)
-    pool = np.concatenate([state.original, *state.pool])
-    rows = rng.random(pool.shape[:2]).argsort(axis=0)[:n]  # a uniform random permutation per seed
-    return np.take_along_axis(pool, rows[:, :, None], axis=0)
-
-
 def gaussian_real(d, seeds):
     return lambda n, rng: rng.standard_normal((n, seeds, d))
 
@@ -100,55 +87,39 @@ def run_gaussian(d, n, workflow, iterations, seeds, seed, unbiased=False) -> dic
                 "trace_ratio": np.trace(learner.cov, axis1=1, axis2=2) / d}
 
     result = run_recursion(GaussianFit(unbiased), gaussian_real(d, seeds), Workflow(workflow), iterations, n, rng,
-                           measure=measure, training=per_seed_training)
+                           measure=measure)
     return {k: v for k, v in result.metrics.items() if k != "train_size"}
 
 
-def toy_draw(name: str, n: int, state: int) -> np.ndarray:
-    """One call of the sklearn generator [KZ] use, with their settings: (n, dim) points."""
-    if name == "moons":
-        return datasets.make_moons(n, noise=0.05, random_state=state)[0]
-    if name == "circles":
-        return datasets.make_circles(n, noise=0.05, factor=0.8, random_state=state)[0]
-    if name == "blobs":
-        return datasets.make_blobs(n, centers=BLOB_CENTRES, cluster_std=0.5, random_state=state)[0]
-    if name == "swiss_roll":
-        return datasets.make_swiss_roll(n, noise=0.05, random_state=state)[0]
-    raise ValueError(f"dataset={name!r}; use one of {', '.join(DATASETS)}")
+def toy_data(name: str, seeds: int):
+    """A sampler of 2-D toy data with fixed geometry: (n, rng) -> (n, seeds, 2)."""
+    def draw(n, rng):
+        state = int(rng.integers(2**31))
+        if name == "moons":
+            x, _ = datasets.make_moons(n * seeds, noise=0.05, random_state=state)
+        elif name == "circles":
+            x, _ = datasets.make_circles(n * seeds, noise=0.05, factor=0.8, random_state=state)
+        elif name == "blobs":
+            x, _ = datasets.make_blobs(n * seeds, centers=BLOB_CENTRES, cluster_std=0.5, random_state=state)
+        else:
+            raise ValueError(f"dataset={name!r}; use moons, circles or blobs")
+        return rng.permutation(x).reshape(n, seeds, 2)  # shuffle: sklearn returns points grouped by class
+    return draw
 
 
-def toy_data(name: str, seeds: int, draw: str = "lattice"):
-    """A sampler of toy data: (n, rng) -> (n, seeds, dim). ``lattice``: one generator call per seed with that seed's
-    n, as [KZ] draw them (jittered lattices: evenly spaced angles, equal class counts); ``iid``: one call for every
-    seed's points, shuffled and dealt out (nearly i.i.d. angles, random class counts), kept to show where the
-    lattice matters."""
-    if draw not in DRAWS:
-        raise ValueError(f"draw={draw!r}; use one of {', '.join(DRAWS)}")
-
-    def lattice(n, rng):
-        return np.stack([toy_draw(name, n, int(state)) for state in rng.integers(2**31, size=seeds)], axis=1)
-
-    def iid(n, rng):
-        points = toy_draw(name, n * seeds, int(rng.integers(2**31)))
-        return rng.permutation(points).reshape(n, seeds, -1)
-
-    return lattice if draw == "lattice" else iid
-
-
-def run_kde(dataset, bandwidth, n, workflow, iterations, seeds, seed, test_points, every, draw="lattice") -> dict:
+def run_kde(dataset, bandwidth, n, workflow, iterations, seeds, seed, test_points, every) -> dict:
     """NLL of fresh real test points, each seed its own ``test_points`` (every ``every`` generations), and the data
-    variance, per seed; real data drawn by ``draw`` (:func:`toy_data`)."""
+    variance, per seed."""
     rng = np.random.default_rng([seed, n, round(100 * bandwidth), WORKFLOWS.index(workflow),
-                                 DATASETS.index(dataset), DRAWS.index(draw)])
-    real = toy_data(dataset, seeds, draw)
+                                 ("moons", "circles", "blobs").index(dataset)])
+    real = toy_data(dataset, seeds)
     test = real(test_points, np.random.default_rng([seed, 99]))  # (test_points, seeds, 2)
 
     def measure(g, learner, train, samples, rng):
         nll = learner.nll(test) if g % every == 0 or g == iterations - 1 else np.full(seeds, np.nan)
         return {"nll": nll, "variance": train.var(axis=0).mean(axis=1)}
 
-    result = run_recursion(KDESampler(bandwidth), real, Workflow(workflow), iterations, n, rng, measure=measure,
-                           training=per_seed_training)
+    result = run_recursion(KDESampler(bandwidth), real, Workflow(workflow), iterations, n, rng, measure=measure)
     return {"nll": result.metrics["nll"], "variance": result.metrics["variance"]}
 
 
