@@ -355,6 +355,14 @@ timing = f" Its jobs took {jobs_s / 60:.1f} min on the 2-core machine." if jobs_
 worse = five["accumulate"] > five["accumulate-subsample"]
 lead = (": a smoothed n-gram adds probability to unseen continuations each time it generates, and the growing pool "
         "keeps that bias." if worse else ".")
+alone = runs("transformer", "cardinality_bpc").sel(source="alone").isel(n_real=0).mean("seed")
+kept = int(runs("transformer", "cardinality_steps").sel(source="alone").isel(n_real=0).max())
+unigram = float(result.unigram_bpc.isel(n_real=0).mean())
+retrained = (f" The transformer students of the smallest set keep at most {kept} steps; trained again for that many, "
+             "their one-cycle schedule peaks within a few steps and leaves them at "
+             f"{float(alone):.2f} bits per character, worse than the unigram's {unigram:.2f}: a short retraining at "
+             "the peak rate overshoots, and the gate keeps the question open until a retrained student must validate "
+             "no worse than the stopped one." if float(alone) > unigram else "")
 smol = globals().get("smol")
 demo = (f"SmolLM2-135M is the pretrained analogue, as a small demonstration above: "
         f"{smol.claims['S-SmolLM2-keep-fraction'].summary} ({smol.claims['S-SmolLM2-keep-fraction'].verdict}: one "
@@ -391,7 +399,7 @@ standard errors below are over seeds.{timing})
   arm was first reported without a verdict and with {S["synthetic_n"]:,} synthetic blocks; its criterion was set
   after those results existed, and the ledger's criteria register says so.
 - **Self-consumption in the same question** (this companion's addition, {c["C-cardinality-own"].verdict}):
-  {c["C-cardinality-own"].summary}.
+  {c["C-cardinality-own"].summary}.{retrained}
 - **What is substituted.** Shakespeare's plays for wikitext2 and HelpSteer2, characters for tokens, an n-gram and a
   small transformer trained from scratch for OPT-125m and Gemma-2; ancestral sampling for [S]'s beam search. {demo}
 """)
