@@ -48,8 +48,8 @@ def recheck(experiment: str, results_dir=None) -> list[str]:
 
     folder = results_dir or config.canonical_dirs(experiment, "full")[0]
     committed = {c.id: c for c in from_json((folder / "claims.json").read_text())}
-    source = "compute_smollm" if experiment == "language_model_smollm" else "compute"
-    with xr.open_dataset(folder / f"{source}.nc", engine="scipy") as result:
+    (source,) = folder.glob("compute*.nc")  # named after the notebook's compute function
+    with xr.open_dataset(source, engine="scipy") as result:
         fresh = {c.id: c for c in evaluate(experiment, result.load(), config.notebook_defaults(experiment),
                                            config.sizes(experiment, "full"))}
     problems = [f"{experiment}: claim {i} is in the ledger but no longer evaluated"

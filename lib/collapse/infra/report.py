@@ -114,9 +114,9 @@ def result_tables() -> dict:
     found = {}
     for experiment in sorted(config.NOTEBOOKS, key=lambda e: (config.NOTEBOOKS[e], e)):
         module = importlib.import_module(f"collapse.claims.{experiment}")
-        path = config.canonical_dirs(experiment, "full")[0] / "compute.nc"
-        if hasattr(module, "tables") and path.exists():
-            with xr.open_dataset(path, engine="scipy") as result:
+        stored = sorted(config.canonical_dirs(experiment, "full")[0].glob("compute*.nc"))
+        if hasattr(module, "tables") and stored:
+            with xr.open_dataset(stored[0], engine="scipy") as result:
                 found.update(module.tables(result.load(), config.notebook_defaults(experiment),
                                            config.sizes(experiment, "full")))
     return found
