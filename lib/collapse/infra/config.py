@@ -118,6 +118,13 @@ def canonical_dirs(experiment: str, mode: str) -> tuple[Path, Path]:
     raise ValueError(f"mode={mode!r} has no committed set; smoke runs write under {EXPLORE}")
 
 
+def stored_result(folder: Path) -> Path | None:
+    """The result in ``folder``: one ``.nc`` named after the notebook's compute function (``compute``,
+    ``compute_range``, ...), or None."""
+    found = sorted(folder.glob("compute*.nc"))
+    return found[0] if found else None
+
+
 EXPLORE = ROOT / "build" / "explore"
 """Ignored: every run that is not canonical (smoke mode, or any non-default parameter or size) writes here,
 one folder per mode, experiment and parameter set."""

@@ -48,8 +48,7 @@ def recheck(experiment: str, results_dir=None) -> list[str]:
 
     folder = results_dir or config.canonical_dirs(experiment, "full")[0]
     committed = {c.id: c for c in from_json((folder / "claims.json").read_text())}
-    (source,) = folder.glob("compute*.nc")  # named after the notebook's compute function
-    with xr.open_dataset(source, engine="scipy") as result:
+    with xr.open_dataset(config.stored_result(folder), engine="scipy") as result:
         fresh = {c.id: c for c in evaluate(experiment, result.load(), config.notebook_defaults(experiment),
                                            config.sizes(experiment, "full"))}
     problems = [f"{experiment}: claim {i} is in the ledger but no longer evaluated"

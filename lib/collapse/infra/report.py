@@ -114,9 +114,9 @@ def result_tables() -> dict:
     found = {}
     for experiment in sorted(config.NOTEBOOKS, key=lambda e: (config.NOTEBOOKS[e], e)):
         module = importlib.import_module(f"collapse.claims.{experiment}")
-        stored = sorted(config.canonical_dirs(experiment, "full")[0].glob("compute*.nc"))
+        stored = config.stored_result(config.canonical_dirs(experiment, "full")[0])
         if hasattr(module, "tables") and stored:
-            with xr.open_dataset(stored[0], engine="scipy") as result:
+            with xr.open_dataset(stored, engine="scipy") as result:
                 found.update(module.tables(result.load(), config.notebook_defaults(experiment),
                                            config.sizes(experiment, "full")))
     return found

