@@ -84,8 +84,9 @@ for name, (base, other) in acc.lemma_pairs(x, p, start, seed).items():
         lhs, rhs = acc.lemma_sides(base, other, alpha, width)
         rows.append(dict(pair=name, alpha=alpha, lhs=lhs, rhs=rhs, rel_error=abs(lhs - rhs) / max(rhs, 1e-300)))
 lemma = pd.DataFrame(rows)
-print(f"largest relative deviation: {lemma.rel_error.max():.1e}")
-lemma.pivot(index="pair", columns="alpha", values="rel_error")
+# the deviations are rounding noise, whose last digits differ between CPUs: shown against the criterion, 1e-12
+print(f"every relative deviation at most 1e-12: {lemma.rel_error.max() <= 1e-12}")
+lemma.assign(agree=lemma.rel_error <= 1e-12).pivot(index="pair", columns="alpha", values="agree")
 
 
 # %% [markdown]

@@ -89,8 +89,10 @@ def claims(result, parameters, sizes):
         Claim("K-Lemma-forgetting", "[K] Lemma 4.1",
               "chi^2(alpha p + (1 - alpha) r || p) = (1 - alpha)^2 chi^2(r || p)", "identity",
               "both sides computed independently agree to relative 1e-12 (an algebraic identity: a check of the "
-              "code)", {"max_relative_deviation": lemma}, exact(lemma <= 1e-12),
-              f"largest relative deviation {lemma:.1e}", check_in_smoke=True),
+              "code)", {"max_relative_deviation_at_most_1e-12": bool(lemma <= 1e-12)}, exact(lemma <= 1e-12),
+              # the deviation itself is rounding noise whose last digit differs between CPUs: not recorded
+              "every relative deviation at most 1e-12" if lemma <= 1e-12 else f"largest relative deviation {lemma:.1e}",
+              check_in_smoke=True),
         Claim("K-decomposition", "[K] Sec. 4 (exact decomposition)",
               "p_hat_{N+1} - p = sum_k (1 - alpha)^(N - k) Delta_k + (1 - alpha)^(N+1) (p_hat_0 - p)", "identity",
               "largest deviation over every run <= 1e-12 (an algebraic identity)", {"max_deviation": decomposition},
