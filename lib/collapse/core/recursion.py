@@ -125,6 +125,7 @@ def run_recursion(
     desc: str | None = None,
     start: RecursionState | None = None,
     progress: bool = False,
+    training: Callable[..., np.ndarray] = training_set,
 ) -> RecursionResult:
     """Train ``learner`` recursively for ``generations`` generations on ``n``-point training sets.
 
@@ -134,7 +135,8 @@ def run_recursion(
     the latest intact one; without a checkpoint, ``start`` (a state returned by an earlier run, e.g. a
     generation 0 shared by several workflows) is continued. ``keep`` lists generations whose samples are
     returned. ``progress`` shows a bar of the generations labelled ``desc`` (jobs run in workers, whose bars would
-    interleave: off by default).
+    interleave: off by default). ``training`` builds each generation's training set, with :func:`training_set`'s
+    signature (a study whose seeds share one array may draw per seed).
     """
     if generations < 1:
         raise ValueError(f"generations={generations} must be at least 1")
@@ -149,7 +151,7 @@ def run_recursion(
         learner = state.learner
     for g in tqdm(range(state.generation, generations), desc=desc or workflow.label, initial=state.generation,
                   total=generations, leave=False, disable=not progress):
-        train = training_set(workflow, state, n, real, rng)
+        train = training(workflow, state, n, real, rng)
         learner = learner.fit(train)
         samples = learner.sample(n, rng)
         row = {"train_size": len(train)}
