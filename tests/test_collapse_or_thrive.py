@@ -2,6 +2,8 @@
 
 import numpy as np
 import pytest
+from scipy import linalg
+from sklearn import datasets
 
 from collapse.core.learners import GaussianFit, KDESampler
 from collapse.studies import collapse_or_thrive as cot
@@ -74,3 +76,33 @@ def test_kde_sampler_draws_around_training_points(rng):
     data[:, 1] = 5.0
     x = KDESampler(0.1).fit(data).sample(1000, rng)
     assert abs(x[:, 0].mean()) < 0.02 and abs(x[:, 1].mean() - 5) < 0.02 and abs(x[:, 0].std() - 0.1) < 0.01
+
+
+@pytest.mark.parametrize("name, make", [("moons", lambda n, s: datasets.make_moons(n, noise=0.05, random_state=s)),
+                                        ("circles", lambda n, s: datasets.make_circles(n, noise=0.05, factor=0.8,
+                                                                                       random_state=s))])
+def test_each_seed_draws_sklearns_lattice_as_kz_do(name, make):
+    """One sklearn call per seed with that seed's n, as [KZ]'s code draws them: n/2 points per part."""
+    x = cot.toy_data(name, 3)(10, np.random.default_rng(4))
+    states = np.random.default_rng(4).integers(2**31, size=3)
+    for s, state in enumerate(states):
+        points, parts = make(10, int(state))
+        np.testing.assert_array_equal(x[:, s], points)
+        assert np.bincount(parts).tolist() == [5, 5]
+    assert cot.toy_data("swiss_roll", 2)(7, np.random.default_rng(0)).shape == (7, 2, 3)
+
+
+def test_accumulate_subsample_draws_an_independent_index_set_per_seed(rng):
+    pool = np.broadcast_to(np.arange(50.0)[:, None, None], (50, 4, 1))  # each row holds its own index
+    rows = cot.subsample_per_seed(pool, 10, rng)[..., 0].astype(int)  # (10, seeds)
+    assert all(len(set(rows[:, s])) == 10 for s in range(4))  # without replacement within a seed
+    assert len({tuple(sorted(rows[:, s])) for s in range(4)}) == 4  # and a different set for each seed
+
+
+def test_gaussian_fit_samples_with_the_symmetric_root_whatever_the_eigenvector_signs(rng):
+    """V sqrt(L) V^T does not depend on LAPACK's choice of signs: samples are mean + z sqrtm(cov)."""
+    fit = GaussianFit().fit(rng.standard_normal((40, 2, 3)))
+    x = fit.sample(5, np.random.default_rng(1))
+    z = np.random.default_rng(1).standard_normal((2, 5, 3))
+    for s in range(2):
+        np.testing.assert_allclose(x[:, s], fit.mean[s] + z[s] @ linalg.sqrtm(fit.cov[s]).real, atol=1e-10)

@@ -37,7 +37,9 @@ class GaussianFit:
         values, vectors = np.linalg.eigh(self.cov)
         tolerance = values.max(axis=1, keepdims=True) * values.shape[1] * np.finfo(float).eps
         values = np.where(values > tolerance, values, 0.0)  # rounding noise in the null space is zero
-        root = vectors * np.sqrt(values)[:, None, :]  # (S, d, d)
+        # V sqrt(L) V^T, not V sqrt(L): eigenvector signs are LAPACK's choice and may differ between CPUs, and the
+        # symmetric root does not depend on them, so the same seed draws the same points everywhere
+        root = (vectors * np.sqrt(values)[:, None, :]) @ vectors.transpose(0, 2, 1)  # (S, d, d)
         z = rng.standard_normal((self.mean.shape[0], n, self.mean.shape[1]))  # (S, n, d)
         return self.mean + (z @ root.transpose(0, 2, 1)).transpose(1, 0, 2)
 

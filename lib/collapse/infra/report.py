@@ -88,6 +88,27 @@ def results_page(claims: list[Claim], registry: dict) -> str:
     return "\n".join(parts)
 
 
+def scale_section() -> str:
+    """Each notebook's scale: the sizes its committed result was computed at against its paper-mode sizes (the
+    papers' own where they state them), listing those that differ, so every claim's scale is one row away."""
+    rows = ["| result | claims | sizes here that differ from paper mode (here → paper) |", "|---|---|---|"]
+    for experiment in sorted(config.NOTEBOOKS, key=lambda e: (config.NOTEBOOKS[e], e)):
+        stored = config.stored_result(config.canonical_dirs(experiment, "full")[0])
+        if not stored:
+            continue
+        here = json.loads(stored.with_suffix(".json").read_text())["inputs"].get("sizes", {})
+        paper = config.sizes(experiment, "paper")
+        differ = [f"{k} {_fmt(here[k])} → {_fmt(paper[k])}" for k in here if k in paper and here[k] != paper[k]]
+        ledger_file = stored.parent / "claims.json"
+        count = len(from_json(ledger_file.read_text())) if ledger_file.exists() else 0
+        rows.append(f"| {experiment} ({config.NOTEBOOKS[experiment][:2]}) | {count} | "
+                    f"{_cell('; '.join(differ) or 'the paper’s sizes')} |")
+    return ("## Scale: here against the papers\n\nEvery verdict above was reached at the sizes of the committed "
+            "full-mode result; paper mode (`make reproduce MODE=paper`, for a GPU) runs the papers' sizes where they "
+            "state them (`lib/collapse/infra/sizes.toml`). A verdict at a smaller scale than the paper's says what "
+            "holds at that scale.\n\n" + "\n".join(rows) + "\n")
+
+
 def changed_count(claims: list[Claim], registry: dict) -> str:
     moved = [c.id for c in claims if registry.get(c.id, {}).get("changes")]
     return f"{len(moved)} of the {len(claims)} criteria were changed after their results existed."
@@ -207,7 +228,8 @@ def render() -> dict[Path, str]:
     readme = _replace_between(readme, NOTEBOOKS_START, NOTEBOOKS_END, notebooks_section())
     if SPEED.exists():
         readme = _replace_between(readme, SPEED_START, SPEED_END, speed_section(json.loads(SPEED.read_text())))
-    page = results_page(claims, criteria.load()) + "\n## Result tables\n\n" + tables_section(tables) + "\n"
+    page = (results_page(claims, criteria.load()) + "\n" + scale_section() + "\n## Result tables\n\n"
+            + tables_section(tables) + "\n")
     return {README: readme, RESULTS: page}
 
 

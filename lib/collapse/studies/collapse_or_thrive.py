@@ -13,10 +13,14 @@ of fits so far, t = 1 for the model fitted on real data):
 
 Under *accumulate*, the mean error stays below (pi^2 / 6) d / n for every t.
 
-KDE: real 2-D moons and circles as [KZ]'s code makes them (noise 0.05; circles with sklearn's default
-factor 0.8), and blobs with fixed centres (their code draws new random centres at every call, so their
-training and test sets come from different distributions); metric: the exact mean negative
-log-likelihood of fresh real test points (each seed its own test set) under each generation's KDE.
+KDE: moons, circles and the 3-D Swiss roll drawn as [KZ]'s code draws them (one sklearn call per seed with that
+seed's n points, noise 0.05, circles with sklearn's default factor 0.8; 500 test points per seed), and blobs with
+fixed centres (their code draws new random centres at every call, so their training and test sets come from
+different distributions); metric: the exact mean negative log-likelihood of fresh real test points (each seed its
+own test set) under each generation's KDE. ``make_moons`` and ``make_circles`` place their points at evenly spaced
+angles, n/2 per part, before the noise: a jittered lattice, not an i.i.d. sample (the ``"iid"`` draw, one call
+shuffled over every seed, is kept as a named variant to show what this changes).
+Accumulate-subsample draws an independent subsample per seed, so seeds stay independent replicates.
 Under replace the per-coordinate variance of the data moves towards (n - 1) h^2 (each generation adds
 h^2 and loses a factor 1 - 1/n): it grows when the data's variance is below that, and shrinks when it
 is above (small n and h).
@@ -25,14 +29,16 @@ is above (small n and h).
 from __future__ import annotations
 
 import numpy as np
+import xarray as xr
 from scipy.special import digamma, polygamma
 from sklearn import datasets
 
 from collapse.core.learners import GaussianFit, KDESampler
-from collapse.core.recursion import Workflow, run_recursion
+from collapse.core.recursion import Workflow, run_recursion, training_set
 from collapse.core.stats import standard_error
 
 WORKFLOWS = ("replace", "accumulate", "accumulate-subsample")
+GAUSSIAN_METRICS = ("mean_error", "log_det_ratio", "trace_ratio")
 BLOB_CENTRES = np.array([[-2.0, 0.0], [2.0, 0.0], [0.0, 2.5]])
 
 
@@ -87,39 +93,82 @@ def run_gaussian(d, n, workflow, iterations, seeds, seed, unbiased=False) -> dic
                 "trace_ratio": np.trace(learner.cov, axis1=1, axis2=2) / d}
 
     result = run_recursion(GaussianFit(unbiased), gaussian_real(d, seeds), Workflow(workflow), iterations, n, rng,
-                           measure=measure)
+                           measure=measure, training=per_seed_training)
     return {k: v for k, v in result.metrics.items() if k != "train_size"}
 
 
-def toy_data(name: str, seeds: int):
-    """A sampler of 2-D toy data with fixed geometry: (n, rng) -> (n, seeds, 2)."""
-    def draw(n, rng):
-        state = int(rng.integers(2**31))
-        if name == "moons":
-            x, _ = datasets.make_moons(n * seeds, noise=0.05, random_state=state)
-        elif name == "circles":
-            x, _ = datasets.make_circles(n * seeds, noise=0.05, factor=0.8, random_state=state)
-        elif name == "blobs":
-            x, _ = datasets.make_blobs(n * seeds, centers=BLOB_CENTRES, cluster_std=0.5, random_state=state)
-        else:
-            raise ValueError(f"dataset={name!r}; use moons, circles or blobs")
-        return rng.permutation(x).reshape(n, seeds, 2)  # shuffle: sklearn returns points grouped by class
-    return draw
+TOYS = {  # [KZ]'s generators and settings: name -> (n, random_state) -> (n, dim)
+    "moons": lambda n, state: datasets.make_moons(n, noise=0.05, random_state=state)[0],
+    "circles": lambda n, state: datasets.make_circles(n, noise=0.05, factor=0.8, random_state=state)[0],
+    "blobs": lambda n, state: datasets.make_blobs(n, centers=BLOB_CENTRES, cluster_std=0.5, random_state=state)[0],
+    "swiss_roll": lambda n, state: datasets.make_swiss_roll(n, noise=0.05, random_state=state)[0],
+}
+DRAWS = ("lattice", "iid")
 
 
-def run_kde(dataset, bandwidth, n, workflow, iterations, seeds, seed, test_points, every) -> dict:
+def at_checks(jobs: list[dict], runs: list[dict], checks) -> xr.Dataset:
+    """Each seed's Gaussian metrics at the checked (d, n, t), per workflow (NaN where a workflow did not run), so
+    every interval of the closed-form checks can be recomputed: one variable per metric, dims (check, workflow,
+    seed); ``check`` is labelled "d,n,t"."""
+    found = {(job["d"], job["n"], job["workflow"]): run for job, run in zip(jobs, runs)}
+    kept = [(d, n, t) for d, n, t in checks
+            if (d, n, "replace") in found and t <= len(found[d, n, "replace"]["mean_error"])]
+    seeds = jobs[0]["seeds"]
+    values = {m: np.full((len(kept), len(WORKFLOWS), seeds), np.nan) for m in GAUSSIAN_METRICS}
+    for i, (d, n, t) in enumerate(kept):
+        for j, workflow in enumerate(WORKFLOWS):
+            for metric in GAUSSIAN_METRICS if (d, n, workflow) in found else ():
+                values[metric][i, j] = found[d, n, workflow][metric][t - 1]
+    coords = {"check": [f"{d},{n},{t}" for d, n, t in kept], "workflow": list(WORKFLOWS)}
+    return xr.Dataset({m: (("check", "workflow", "seed"), v) for m, v in values.items()}, coords=coords)
+
+
+def toy_data(name: str, seeds: int, draw: str = "lattice"):
+    """A sampler of toy data with fixed geometry: (n, rng) -> (n, seeds, dim). ``"lattice"``: one sklearn call per
+    seed with that seed's n points, as [KZ] draw them; ``"iid"``: one call for every seed's points, shuffled, so each
+    seed gets nearly independent angles and random counts per part."""
+    if name not in TOYS:
+        raise ValueError(f"dataset={name!r}; use one of {', '.join(TOYS)}")
+    if draw not in DRAWS:
+        raise ValueError(f"draw={draw!r}; use one of {', '.join(DRAWS)}")
+    make = TOYS[name]
+
+    def sample(n, rng):
+        states = rng.integers(2**31, size=seeds)
+        if draw == "lattice":
+            return np.stack([make(n, int(state)) for state in states], axis=1)
+        return rng.permutation(make(n * seeds, int(states[0]))).reshape(n, seeds, -1)
+    return sample
+
+
+def subsample_per_seed(pool: np.ndarray, n: int, rng) -> np.ndarray:
+    """``n`` rows of ``pool`` (m, seeds, d) drawn without replacement, an independent index set for each seed."""
+    rows = np.stack([rng.choice(len(pool), size=n, replace=False) for _ in range(pool.shape[1])], axis=1)
+    return pool[rows, np.arange(pool.shape[1])]
+
+
+def per_seed_training(workflow, state, n, real, rng):
+    """The recursion's training sets, with accumulate-subsample's subsample drawn per seed (one index set shared
+    by every seed would make the seeds' subsample error one draw, and their spread understate it)."""
+    if workflow.name == "accumulate-subsample" and state.generation > 0:
+        return subsample_per_seed(np.concatenate([state.original, *state.pool]), n, rng)
+    return training_set(workflow, state, n, real, rng)
+
+
+def run_kde(dataset, bandwidth, n, workflow, iterations, seeds, seed, test_points, every, draw="lattice") -> dict:
     """NLL of fresh real test points, each seed its own ``test_points`` (every ``every`` generations), and the data
     variance, per seed."""
-    rng = np.random.default_rng([seed, n, round(100 * bandwidth), WORKFLOWS.index(workflow),
-                                 ("moons", "circles", "blobs").index(dataset)])
-    real = toy_data(dataset, seeds)
-    test = real(test_points, np.random.default_rng([seed, 99]))  # (test_points, seeds, 2)
+    rng = np.random.default_rng([seed, n, round(100 * bandwidth), WORKFLOWS.index(workflow), list(TOYS).index(dataset),
+                                 DRAWS.index(draw)])
+    real = toy_data(dataset, seeds, draw)
+    test = real(test_points, np.random.default_rng([seed, 99]))  # (test_points, seeds, dim)
 
     def measure(g, learner, train, samples, rng):
         nll = learner.nll(test) if g % every == 0 or g == iterations - 1 else np.full(seeds, np.nan)
         return {"nll": nll, "variance": train.var(axis=0).mean(axis=1)}
 
-    result = run_recursion(KDESampler(bandwidth), real, Workflow(workflow), iterations, n, rng, measure=measure)
+    result = run_recursion(KDESampler(bandwidth), real, Workflow(workflow), iterations, n, rng, measure=measure,
+                           training=per_seed_training)
     return {"nll": result.metrics["nll"], "variance": result.metrics["variance"]}
 
 
