@@ -41,6 +41,15 @@ def test_executed_copy_is_committed(path):
 
 
 @pytest.mark.parametrize("path", SOURCES, ids=lambda p: p.name)
+def test_executed_copy_holds_no_progress_bar(path):
+    """A bar drawn while the canonical run computed would be frozen into the copy readers open."""
+    copy = ROOT / "notebooks" / "executed" / path.name
+    if copy.exists():
+        text = copy.read_text()
+        assert "it/s]" not in text and "application/vnd.jupyter.widget" not in text, "rerun its canonical run"
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=lambda p: p.name)
 def test_the_paired_text_form_is_in_sync(path):
     """Reviewers read notebook changes in the paired py:percent file; it must say what the notebook says."""
     import jupytext

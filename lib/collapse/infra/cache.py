@@ -25,6 +25,7 @@ import ast
 import builtins
 import dataclasses
 import dis
+import functools
 import hashlib
 import inspect
 import io
@@ -140,7 +141,9 @@ def module_digest(name: str) -> str:
     return text_digest(source_file(name).read_text())
 
 
+@functools.cache
 def text_digest(source: str) -> str:
+    # memoised on the text itself (an edited file is new text): every job's key walks the same modules
     return hashlib.sha256(code_text(source).encode()).hexdigest()[:16]
 
 
@@ -154,9 +157,14 @@ def source_file(name: str) -> Path | None:
 
 def _library_imports(name: str) -> set[str]:
     path = source_file(name)
-    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    return set(_imports_in(path.read_text(), name if path.name == "__init__.py" else name.rpartition(".")[0]))
+
+
+@functools.cache
+def _imports_in(source: str, package: str) -> frozenset[str]:
+    """The library modules a module's source imports (memoised on the text: parsing is most of a job key's cost)."""
     found = set()
-    for node in ast.walk(ast.parse(path.read_text())):
+    for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.ImportFrom):
             parts = package.split(".")
             base = ".".join(parts[: len(parts) - node.level + 1]) if node.level else ""
@@ -165,7 +173,7 @@ def _library_imports(name: str) -> set[str]:
             found.update(f"{target}.{alias.name}" for alias in node.names)  # `from collapse.core import mixture`
         elif isinstance(node, ast.Import):
             found.update(alias.name for alias in node.names)
-    return {m for m in found if m == "collapse" or m.startswith("collapse.")}
+    return frozenset(m for m in found if m == "collapse" or m.startswith("collapse."))
 
 
 class UndeclaredInput(TypeError):
