@@ -29,13 +29,12 @@ def test_a_new_notebook_from_the_skeleton_passes_every_check(tmp_path):
         assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
         return done.stdout
 
-    written = run(sys.executable, "-m", "collapse", "new", "08_example")
+    written = run(sys.executable, "-m", "collapse", "new", "09_example")
     assert written.count("wrote ") == 7  # 4 files to write by hand, the .ipynb jupytext makes, 2 data tables
-    run(sys.executable, "-m", "collapse", "reproduce", "08")  # the guide's `make reproduce-08`, without make
+    run(sys.executable, "-m", "collapse", "reproduce", "09")  # the guide's `make reproduce-09`, without make
     run(sys.executable, "-m", "collapse", "report")
-    run(sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", "addopts=", *CHECKS,
-        "-k", "example or 08_ or not (criteria_on_the_committed or executed_copy_runs)", COLLAPSE_MODE="smoke")
-    run(sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", "addopts=", "--nbval-lax",
-        "notebooks/08_example.ipynb", COLLAPSE_MODE="smoke")
+    run(sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", "addopts=", "--nbval-lax", *CHECKS,
+        "notebooks/09_example.ipynb", "-k", "example or 09_ or not (criteria_on_the_committed or executed_copy_runs)",
+        COLLAPSE_MODE="smoke")  # the checks and the smoke notebook in one process: one start-up, not two
     run(sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", "addopts=", "--nbval",
-        "notebooks/executed/08_example.ipynb", COLLAPSE_MODE="full", COLLAPSE_STORE_ONLY="1")
+        "notebooks/executed/09_example.ipynb", COLLAPSE_MODE="full", COLLAPSE_STORE_ONLY="1")
