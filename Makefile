@@ -79,7 +79,8 @@ test:  ## lint, unit tests, every notebook in smoke mode, then the executed copi
 TEST_START ?= $(shell date +%s)
 test-run: data
 	$(PY) -m ruff check lib tests benchmarks notebooks scripts
-	COLLAPSE_MODE=smoke TQDM_DISABLE=1 COLLAPSE_WORKERS=1 $(PY) -m pytest tests notebooks --nbval-lax -q -n auto \
+	@# the notebooks first: the longest files start early and the short tests fill the end, so both workers finish together
+	COLLAPSE_MODE=smoke TQDM_DISABLE=1 COLLAPSE_WORKERS=1 $(PY) -m pytest notebooks tests --nbval-lax -q -n auto \
 	  --dist loadfile
 	@echo "make test: setup, lint, unit tests and smoke notebooks: $$(( $$(date +%s) - $(TEST_START) )) s"
 	@# the committed executed copies, rerun in full mode from the committed results, must print what they show;
