@@ -160,8 +160,10 @@ class OnGrid:
 
 
 def sample_grid(q: np.ndarray, x: np.ndarray, n: int, rng) -> np.ndarray:
-    """n draws from the grid density q (inverse of its piecewise-linear distribution function)."""
-    cdf = np.cumsum(q) * (x[1] - x[0])
+    """n draws from the grid density q: the inverse of its distribution function by the trapezoidal rule, 0 at the
+    first grid point (a plain cumulative sum starts at q_0 dx and put every draw dx/2 to the left: a bias that a
+    recursion compounds, 0.01 per generation at dx = 0.02)."""
+    cdf = np.concatenate([[0.0], np.cumsum((q[1:] + q[:-1]) / 2)]) * (x[1] - x[0])
     return np.interp(rng.uniform(0, cdf[-1], n), cdf, x)
 
 
