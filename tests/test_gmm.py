@@ -10,7 +10,7 @@ from collapse.core.kde_diffusion import component_variance, second_moment
 from collapse.infra.cache import Checkpoints
 from collapse.studies import gmm
 
-SMOKE = dict(n=300, steps=500, bandwidth=0.6, paths=0, kl_samples=2_000, shown_points=1)
+SMOKE = dict(n=300, steps=250, bandwidth=0.6, paths=0, kl_samples=2_000, shown_points=1)
 
 
 @cache
@@ -82,7 +82,7 @@ def test_exact_start_energy_extrapolates_to_the_kl_of_a_gaussian_pair():
     the protocol's T = 4: with exact starts, eps_hat^2 / 2 at k steps is A - B / k, and the extrapolated A must
     equal the closed-form KL(p_hat_t0 || q_t0) - KL(p_hat_T || q_T) within 3 standard errors."""
     wide, narrow = (GaussianMixture(np.zeros((1, gmm.DIM)), v) for v in (0.72, 0.36))
-    config, paths = SamplerConfig(), 20_000
+    config, paths = SamplerConfig(), 10_000
 
     def kl(t):
         v1, v2 = wide.noised(t).variances[0, 0], narrow.noised(t).variances[0, 0]

@@ -97,7 +97,7 @@ def test_state_dependent_errors_are_observable_and_an_oscillating_time_only_erro
     turned error has the aligned one's energy (a rotation keeps norms), both are observable, and the oscillating
     time-only error is not. Their order (Fig. 2's claim) is an empirical question for the full-mode ledger: on this
     small network the two state-dependent errors read alike."""
-    out = images.perturbation_ablation(small_ddpm, [0.1], features, paths=3000, steps=20, seed=0)
+    out = images.perturbation_ablation(small_ddpm, [0.1], features, paths=2000, steps=20, seed=0)
     (aligned, random, time_only, _), se = out["eta"][:, 0], out["eta_se"][:, 0]
     np.testing.assert_allclose(out["eps2"][0], out["eps2"][1], rtol=1e-10)
     assert aligned > 3 * se[0] and random > 3 * se[1], (aligned, random, se)
