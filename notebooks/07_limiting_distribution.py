@@ -201,7 +201,7 @@ for i, a in enumerate(alphas, start=1):
     ax.plot(result.robust_generation, w2, color=f"C{i}", label=f"$\\alpha = {a:g}$")
     ax.plot(result.robust_generation, robustness.distance_bound(delta, a, t0), color=f"C{i}", ls=":", lw=1)
     ax.axhline(float(robustness.ball_radius(delta, a, t0)), color=f"C{i}", ls="--", lw=0.8)
-    ax.plot(result.robust_generation[-1], robustness.extrapolated_limit(w2)[0], "x", color=f"C{i}")
+    ax.plot(result.robust_generation[-1], claims_07.extrapolated_limit(w2)[0], "x", color=f"C{i}")
 ax.set(xlabel="generation", ylabel="$W_2$(learned, ideal)", yscale="log",
        title="learned against ideal recursion (dotted: our bound; dashed: the ball)")
 ax.legend(fontsize=8)

@@ -75,15 +75,6 @@ def distance_bound(delta, alpha, t0) -> np.ndarray:
     return bound
 
 
-def extrapolated_limit(w2, last: int = 5) -> tuple[float, float]:
-    """Where a W2 curve heads by our stated rule: its increments shrink by a factor r per generation (the median of
-    the ``last`` consecutive increment ratios); if 0 <= r < 1 the limit is w_N + dw_N r / (1 - r), else inf.
-    Returns (limit, r)."""
-    increments = np.diff(np.asarray(w2, float))[-(last + 1):]
-    r = float(np.median(increments[1:] / increments[:-1]))
-    return (float(w2[-1] + increments[-1] * r / (1 - r)) if 0 <= r < 1 else np.inf), r
-
-
 def error_modes(alphas, t0, grid_points, steps, error_scale, modes) -> xr.Dataset:
     """How the recursion treats an error in each Hermite mode: the learned and the ideal first generation differ by
     d (the tanh score error, as above); with exact scores afterwards, d_{i+1} = (1 - alpha) P_t0 d_i, so mode n of the
