@@ -1,9 +1,9 @@
 """What keeps a self-consuming loop from collapsing (notebooks/08): fresh data, sampling bias, verification,
 self-correction, on an exact 1-D testbed, and how much fresh data a practitioner needs.
 
-Testbed: the data p are notebook 01's 1-D mixture held on a grid; the learner is a Gaussian KDE (bandwidth h) of
-its n training points, whose density is computed exactly on the grid, so every generation's law is known and every
-metric is a quadrature. Each generation runs the library's one recursion
+Testbed: the data p are notebook 01's 1-D mixture held on a grid on [-12, 12]; the learner is a Gaussian KDE
+(bandwidth h) of its n training points, whose density is computed exactly on the grid, so every generation's law is
+known and every metric is a quadrature. Each generation runs the library's one recursion
 (:func:`collapse.core.recursion.run_recursion`): generation 0 fits the real data; then a share alpha of real points
 (``fresh``: new ones each generation, [K] and MAD's fresh-data loop; ``keep-fraction``: the same original ones,
 MAD's synthetic-augmentation loop; alpha = 0 is the
@@ -37,6 +37,7 @@ from collapse.core.grid import kl_grid
 from collapse.core.recursion import Workflow, run_recursion, training_set
 from collapse.studies.accumulation import data_density, regime_runs, sample_grid
 
+GRID_EDGE = 12.0  # the loops' grid is [-12, 12]: a KDE that widens for 100 generations keeps its mass on it
 LANGEVIN_STEP = 0.005  # the corrector's step: 200 steps per unit of correction time
 PRD_ANGLES = 1001  # lambda = tan(angle), angles evenly spaced in (0, pi/2), as Sajjadi et al. sample the curve
 
@@ -64,12 +65,13 @@ def metrics(p: np.ndarray, q: np.ndarray, dx: float) -> dict:
 
 
 # ------------------------------------------------------------------------------------------------ the learner
-def kde_density(points: np.ndarray, x: np.ndarray, bandwidth: float) -> np.ndarray:
-    """The Gaussian KDE of ``points`` on the grid ``x``, renormalised on it (the mass beyond the grid is below 1e-6
-    for every loop here)."""
+def kde_density(points: np.ndarray, x: np.ndarray, bandwidth: float) -> tuple[np.ndarray, float]:
+    """The Gaussian KDE of ``points`` on the grid ``x``, renormalised on it, and the mass it had beyond the grid
+    (recorded per generation: a loop that widens without bound reaches the grid's ends)."""
     z = (x[:, None] - np.ravel(points)[None, :]) / bandwidth
-    density = np.exp(-0.5 * z**2).mean(1)
-    return density / (density.sum() * (x[1] - x[0]))
+    density = np.exp(-0.5 * z**2).mean(1) / (bandwidth * np.sqrt(2 * np.pi))
+    inside = density.sum() * (x[1] - x[0])
+    return density / inside, max(1.0 - inside, 0.0)
 
 
 def langevin(y: np.ndarray, x: np.ndarray, log_p: np.ndarray, time: float, rng) -> np.ndarray:
@@ -90,10 +92,10 @@ class GridKDE:
     def __init__(self, x, bandwidth, tau=1.0, verifier=None, keep=1.0, correction=0.0, log_p=None):
         self.x, self.dx, self.bandwidth = x, x[1] - x[0], bandwidth
         self.tau, self.verifier, self.keep, self.correction, self.log_p = tau, verifier, keep, correction, log_p
-        self.density = None
+        self.density, self.outside = None, 0.0
 
     def fit(self, data: np.ndarray) -> GridKDE:
-        self.density = kde_density(data, self.x, self.bandwidth)
+        self.density, self.outside = kde_density(data, self.x, self.bandwidth)
         return self
 
     def sampling_law(self) -> np.ndarray:
@@ -120,7 +122,7 @@ def verifier_density(points: int, x: np.ndarray, p: np.ndarray, rng) -> np.ndarr
         return p
     real = sample_grid(p, x, points, rng)
     return kde_density(real, x, 0.9 * min(real.std(), np.subtract(*np.percentile(real, [75, 25])) / 1.34)
-                       * points ** -0.2)
+                       * points ** -0.2)[0]
 
 
 def run_loop(workflow: str, alpha: float, seed: int, replicate: int, n: int, bandwidth: float, generations: int,
@@ -128,7 +130,7 @@ def run_loop(workflow: str, alpha: float, seed: int, replicate: int, n: int, ban
              correction: float = 0.0, shift: float = 0.0) -> dict:
     """One self-consuming loop on the exact testbed: metrics per generation (generation 0 is the model of the real
     data, or of the real data moved by ``shift``: a first model that errs), and, with a verifier, KL(p_v || p_hat)."""
-    x = np.linspace(-8, 8, grid_points)
+    x = np.linspace(-GRID_EDGE, GRID_EDGE, grid_points)
     dx, p = x[1] - x[0], data_density(x)
     rng = np.random.default_rng([seed, replicate, round(1000 * alpha), round(100 * tau), verifier_points + 1,
                                  round(100 * keep), round(1000 * correction), round(100 * shift) + 1000,
@@ -142,7 +144,7 @@ def run_loop(workflow: str, alpha: float, seed: int, replicate: int, n: int, ban
         return train + shift if state.generation == 0 else train
 
     def measure(g, learner, train, samples, rng):
-        row = metrics(p, learner.density, dx)
+        row = metrics(p, learner.density, dx) | {"mass_outside": learner.outside}
         if verifier is not None:
             row["kl_to_verifier"] = kl_grid(verifier, learner.density, dx)
         return row
@@ -165,12 +167,13 @@ def fresh_fraction_needed(eps2, target, errors: str = "independent"):
     """The fresh fraction alpha that keeps [K]'s drift chi^2(p_hat || p) at ``target`` under a per-generation error
     eps^2: independent errors settle at eps^2 / (alpha (2 - alpha)), so alpha = 1 - sqrt(1 - eps^2 / target);
     coherent ones (same shape and sign every generation) at eps^2 / alpha^2 to first order, so
-    alpha = sqrt(eps^2 / target). 1 where even all-fresh data cannot reach the target (eps^2 > target)."""
+    alpha = sqrt(eps^2 / target). NaN where even all-fresh data cannot reach the target (eps^2 > target): the
+    error itself must shrink."""
     ratio = np.asarray(eps2, float) / np.asarray(target, float)
     if errors == "independent":
-        return np.where(ratio < 1, 1 - np.sqrt(np.clip(1 - ratio, 0, 1)), 1.0)
+        return np.where(ratio <= 1, 1 - np.sqrt(np.clip(1 - ratio, 0, 1)), np.nan)
     if errors == "coherent":
-        return np.minimum(np.sqrt(ratio), 1.0)
+        return np.where(ratio <= 1, np.sqrt(ratio), np.nan)
     raise ValueError(f"errors={errors!r}; use 'independent' or 'coherent'")
 
 
