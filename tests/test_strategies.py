@@ -27,21 +27,22 @@ def test_precision_and_recall_of_two_gaussians_match_their_closed_form(shift):
 
 
 def test_a_model_equal_to_the_data_has_precision_and_recall_one_and_a_narrow_one_loses_recall():
-    same = study.metrics(norm.pdf(X), norm.pdf(X), DX)
+    same = study.metrics(norm.logpdf(X), norm.logpdf(X), DX)
     assert same["precision"] == pytest.approx(1, abs=1e-3) and same["recall"] == pytest.approx(1, abs=1e-3)
-    narrow = study.metrics(norm.pdf(X), norm.pdf(X, scale=0.3), DX)
+    narrow = study.metrics(norm.logpdf(X), norm.logpdf(X, scale=0.3), DX)
     assert narrow["recall"] < 0.6 < 0.9 < narrow["precision"]
+    assert np.isfinite(narrow["kl_coverage"]) and narrow["kl_coverage"] > narrow["kl_quality"] > 0  # no underflow
 
 
 def test_the_verifier_passes_the_share_asked_and_moves_the_law_towards_its_picture():
     x = np.linspace(-8, 8, 801)
     p = data_density(x)
-    learner = study.GridKDE(x, 0.3, verifier=p, keep=0.5).fit(np.full(50, 0.5))  # a model far from the data
+    learner = study.GridKDE(x, 0.3, log_verifier=np.log(p), keep=0.5).fit(np.full(50, 0.5))  # far from the data
     passed = learner.sampling_law()
     assert passed.sum() * (x[1] - x[0]) == pytest.approx(0.5, rel=1e-6)
     law = passed / (passed.sum() * (x[1] - x[0]))
     assert kl_grid(p, law, x[1] - x[0]) < kl_grid(p, learner.density, x[1] - x[0])
-    assert np.array_equal(study.GridKDE(x, 0.3, verifier=p, keep=1.0).fit(np.zeros(5)).sampling_law() > 0,
+    assert np.array_equal(study.GridKDE(x, 0.3, log_verifier=np.log(p), keep=1.0).fit(np.zeros(5)).sampling_law() > 0,
                           study.GridKDE(x, 0.3).fit(np.zeros(5)).density > 0)
 
 

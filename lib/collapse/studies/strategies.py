@@ -33,9 +33,9 @@ from __future__ import annotations
 import numpy as np
 from scipy import optimize
 
-from collapse.core.grid import kl_grid
 from collapse.core.recursion import Workflow, run_recursion, training_set
-from collapse.studies.accumulation import data_density, regime_runs, sample_grid
+from collapse.studies.accumulation import regime_runs, sample_grid
+from collapse.studies.single_generation import one_d_mixture
 
 GRID_EDGE = 12.0  # the loops' grid is [-12, 12]: a KDE that widens for 100 generations keeps its mass on it
 LANGEVIN_STEP = 0.005  # the corrector's step: 200 steps per unit of correction time
@@ -58,20 +58,30 @@ def f_beta(precision, recall, beta: float) -> float:
     return float(np.nanmax(f))
 
 
-def metrics(p: np.ndarray, q: np.ndarray, dx: float) -> dict:
-    precision, recall = precision_recall_curve(p, q, dx)
-    return {"kl_coverage": kl_grid(p, q, dx), "kl_quality": kl_grid(q, p, dx),
+def kl_logs(log_p: np.ndarray, log_q: np.ndarray, dx: float) -> float:
+    """KL(p || q) by quadrature from log-densities on a grid: finite wherever both are, even where a density
+    underflows (a KDE's tail beyond 38 bandwidths, the data's far from its modes)."""
+    return float(np.sum(np.exp(log_p) * (log_p - log_q)) * dx)
+
+
+def metrics(log_p: np.ndarray, log_q: np.ndarray, dx: float) -> dict:
+    """The data p against a model q, from their log-densities on the grid."""
+    precision, recall = precision_recall_curve(np.exp(log_p), np.exp(log_q), dx)
+    return {"kl_coverage": kl_logs(log_p, log_q, dx), "kl_quality": kl_logs(log_q, log_p, dx),
             "precision": f_beta(precision, recall, 1 / 8), "recall": f_beta(precision, recall, 8)}
 
 
 # ------------------------------------------------------------------------------------------------ the learner
-def kde_density(points: np.ndarray, x: np.ndarray, bandwidth: float) -> tuple[np.ndarray, float]:
-    """The Gaussian KDE of ``points`` on the grid ``x``, renormalised on it, and the mass it had beyond the grid
-    (recorded per generation: a loop that widens without bound reaches the grid's ends)."""
-    z = (x[:, None] - np.ravel(points)[None, :]) / bandwidth
-    density = np.exp(-0.5 * z**2).mean(1) / (bandwidth * np.sqrt(2 * np.pi))
-    inside = density.sum() * (x[1] - x[0])
-    return density / inside, max(1.0 - inside, 0.0)
+def kde_log_density(points: np.ndarray, x: np.ndarray, bandwidth: float) -> tuple[np.ndarray, float]:
+    """The log-density of the Gaussian KDE of ``points`` on the grid ``x`` (a log-sum-exp, so that its far tail
+    does not underflow), renormalised on the grid, and the mass it had beyond the grid (recorded per generation: a
+    loop that widens without bound reaches the grid's ends)."""
+    half = 0.5 * ((x[:, None] - np.ravel(points)[None, :]) / bandwidth) ** 2
+    nearest = half.min(1)  # the log-sum-exp shift, by hand: scipy's logsumexp took 4 times as long on these shapes
+    log = np.log(np.exp(nearest[:, None] - half).sum(1)) - nearest
+    log -= np.log(half.shape[1] * bandwidth * np.sqrt(2 * np.pi))
+    inside = np.exp(log).sum() * (x[1] - x[0])
+    return log - np.log(inside), max(1.0 - inside, 0.0)
 
 
 def langevin(y: np.ndarray, x: np.ndarray, log_p: np.ndarray, time: float, rng) -> np.ndarray:
@@ -85,26 +95,33 @@ def langevin(y: np.ndarray, x: np.ndarray, log_p: np.ndarray, time: float, rng) 
 
 
 class GridKDE:
-    """A Gaussian KDE whose density is held on the grid, sampled after the loop's interventions (module docstring):
-    temperature ``tau``, a verifier density ``verifier`` passing a share ``keep`` of the candidates,
-    and Langevin correction under ``log_p`` for time ``correction``."""
+    """A Gaussian KDE whose log-density is held on the grid, sampled after the loop's interventions (module
+    docstring): temperature ``tau``, a verifier with log-density ``log_verifier`` passing a share ``keep`` of the
+    candidates, and Langevin correction under ``log_p`` for time ``correction``."""
 
-    def __init__(self, x, bandwidth, tau=1.0, verifier=None, keep=1.0, correction=0.0, log_p=None):
+    def __init__(self, x, bandwidth, tau=1.0, log_verifier=None, keep=1.0, correction=0.0, log_p=None):
         self.x, self.dx, self.bandwidth = x, x[1] - x[0], bandwidth
-        self.tau, self.verifier, self.keep, self.correction, self.log_p = tau, verifier, keep, correction, log_p
-        self.density, self.outside = None, 0.0
+        self.tau, self.log_verifier, self.keep = tau, log_verifier, keep
+        self.correction, self.log_p = correction, log_p
+        self.log_density, self.outside = None, 0.0
 
     def fit(self, data: np.ndarray) -> GridKDE:
-        self.density, self.outside = kde_density(data, self.x, self.bandwidth)
+        self.log_density, self.outside = kde_log_density(data, self.x, self.bandwidth)
         return self
+
+    @property
+    def density(self) -> np.ndarray:
+        return np.exp(self.log_density)
 
     def sampling_law(self) -> np.ndarray:
         """The law synthetic points are drawn from (unnormalised): the model tempered, then what the verifier passes."""
-        q = self.density ** (1 / self.tau)
+        tempered = self.log_density / self.tau
+        q = np.exp(tempered - tempered.max())
         q = q / (q.sum() * self.dx)
-        if self.verifier is not None and self.keep < 1:  # accept x with probability min(1, c p_v(x) / q(x))
-            c = optimize.brentq(lambda c: np.minimum(q, c * self.verifier).sum() * self.dx - self.keep, 0, 1e12)
-            q = np.minimum(q, c * self.verifier)
+        if self.log_verifier is not None and self.keep < 1:  # accept x with probability min(1, c p_v(x) / q(x))
+            verifier = np.exp(self.log_verifier)
+            c = optimize.brentq(lambda c: np.minimum(q, c * verifier).sum() * self.dx - self.keep, 0, 1e12)
+            q = np.minimum(q, c * verifier)
         return q
 
     def sample(self, n: int, rng) -> np.ndarray:
@@ -113,16 +130,16 @@ class GridKDE:
 
 
 # ------------------------------------------------------------------------------------------------ one loop
-def verifier_density(points: int, x: np.ndarray, p: np.ndarray, rng) -> np.ndarray | None:
-    """The verifier's picture of the data: ``points`` = 0 none, -1 the data themselves (ideal), m > 0 a KDE of m
-    real points with Silverman's bandwidth (its quality grows with m)."""
+def verifier_log_density(points: int, x: np.ndarray, log_p: np.ndarray, rng) -> np.ndarray | None:
+    """The verifier's picture of the data, as a log-density: ``points`` = 0 none, -1 the data themselves (ideal),
+    m > 0 a KDE of m real points with Silverman's bandwidth (its quality grows with m)."""
     if points == 0:
         return None
     if points < 0:
-        return p
-    real = sample_grid(p, x, points, rng)
-    return kde_density(real, x, 0.9 * min(real.std(), np.subtract(*np.percentile(real, [75, 25])) / 1.34)
-                       * points ** -0.2)[0]
+        return log_p
+    real = sample_grid(np.exp(log_p), x, points, rng)
+    return kde_log_density(real, x, 0.9 * min(real.std(), np.subtract(*np.percentile(real, [75, 25])) / 1.34)
+                           * points ** -0.2)[0]
 
 
 def run_loop(workflow: str, alpha: float, seed: int, replicate: int, n: int, bandwidth: float, generations: int,
@@ -131,25 +148,24 @@ def run_loop(workflow: str, alpha: float, seed: int, replicate: int, n: int, ban
     """One self-consuming loop on the exact testbed: metrics per generation (generation 0 is the model of the real
     data, or of the real data moved by ``shift``: a first model that errs), and, with a verifier, KL(p_v || p_hat)."""
     x = np.linspace(-GRID_EDGE, GRID_EDGE, grid_points)
-    dx, p = x[1] - x[0], data_density(x)
+    dx, log_p = x[1] - x[0], one_d_mixture().log_prob(x[:, None])
     rng = np.random.default_rng([seed, replicate, round(1000 * alpha), round(100 * tau), verifier_points + 1,
                                  round(100 * keep), round(1000 * correction), round(100 * shift) + 1000,
                                  ("fresh", "keep-fraction").index(workflow)])
-    verifier = verifier_density(verifier_points, x, p, rng)
-    with np.errstate(divide="ignore"):
-        learner = GridKDE(x, bandwidth, tau, verifier, keep, correction, np.log(np.maximum(p, 1e-300)))
+    log_verifier = verifier_log_density(verifier_points, x, log_p, rng)
+    learner = GridKDE(x, bandwidth, tau, log_verifier, keep, correction, log_p)
 
     def first_model_errs(workflow, state, n, real, rng):
         train = training_set(workflow, state, n, real, rng)
         return train + shift if state.generation == 0 else train
 
     def measure(g, learner, train, samples, rng):
-        row = metrics(p, learner.density, dx) | {"mass_outside": learner.outside}
-        if verifier is not None:
-            row["kl_to_verifier"] = kl_grid(verifier, learner.density, dx)
+        row = metrics(log_p, learner.log_density, dx) | {"mass_outside": learner.outside}
+        if log_verifier is not None:
+            row["kl_to_verifier"] = kl_logs(log_verifier, learner.log_density, dx)
         return row
 
-    result = run_recursion(learner, lambda m, rng: sample_grid(p, x, m, rng), Workflow(workflow, alpha),
+    result = run_recursion(learner, lambda m, rng: sample_grid(np.exp(log_p), x, m, rng), Workflow(workflow, alpha),
                            generations + 1, n, rng, measure=measure, training=first_model_errs)
     return {k: v for k, v in result.metrics.items() if k != "train_size"}
 
