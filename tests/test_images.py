@@ -73,8 +73,8 @@ def test_sampling_grid_runs_from_T_to_t0_evenly_in_log_snr():
 
 @pytest.fixture(scope="module")
 def small_ddpm(train_split):
-    data = fashion_mnist.to_model_scale(train_split[0][:2000], 14)  # 470 steps: enough for a score with structure
-    return DDPM(channels=(8, 16), base_epochs=15, epochs=1, batch=64, lr=3e-3, sample_steps=20).fit(data)
+    data = fashion_mnist.to_model_scale(train_split[0][:2000], 14)  # 320 steps: enough for a score with structure
+    return DDPM(channels=(8, 16), base_epochs=10, epochs=1, batch=64, lr=3e-3, sample_steps=20).fit(data)
 
 
 def test_ddpm_samples_are_images_determined_by_the_rng(small_ddpm):
