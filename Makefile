@@ -75,22 +75,19 @@ test:  ## lint, unit tests, every notebook in smoke mode, then the executed copi
 	@start=$$(date +%s); $(MAKE) --no-print-directory test-run TEST_START=$$start; status=$$?; \
 	echo "make test: total wall time $$(( $$(date +%s) - start )) s"; exit $$status
 
-# Test files and notebooks run on pytest-xdist workers (one file per worker), each with one job worker: one worker
-# more than the cores, since many tests wait on a kernel or a subprocess (on 2 cores, 3 workers ran the smoke stage in
-# 184 s against 207 s with 2).
+# Test files and notebooks run on every core (pytest-xdist, one file per worker), each with one job worker.
 TEST_START ?= $(shell date +%s)
-TEST_WORKERS ?= $(shell echo $$(( $$(nproc) + 1 )))
 test-run: data
 	$(PY) -m ruff check lib tests benchmarks notebooks scripts
 	@# the notebooks first: the longest files start early and the short tests fill the end, so both workers finish together
-	COLLAPSE_MODE=smoke TQDM_DISABLE=1 COLLAPSE_WORKERS=1 $(PY) -m pytest notebooks tests --nbval-lax -q -n $(TEST_WORKERS) \
+	COLLAPSE_MODE=smoke TQDM_DISABLE=1 COLLAPSE_WORKERS=1 $(PY) -m pytest notebooks tests --nbval-lax -q -n auto \
 	  --dist loadfile
 	@echo "make test: setup, lint, unit tests and smoke notebooks: $$(( $$(date +%s) - $(TEST_START) )) s"
 	@# the committed executed copies, rerun in full mode from the committed results, must print what they show;
 	@# store-only: a result missing from the store fails at once, naming the fix, instead of computing for hours
 	@start=$$(date +%s); COLLAPSE_MODE=full COLLAPSE_STORE_ONLY=1 TQDM_DISABLE=1 COLLAPSE_WORKERS=1 \
 	  $(PY) -m pytest --nbval -q -o addopts= \
-	  -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile \
+	  -p no:cacheprovider -n auto --dist loadfile \
 	  $$($(PY) -c "from collapse.infra.config import executed_notebooks; print(*executed_notebooks())") \
 	  && echo "make test: strict nbval of the executed notebooks: $$(( $$(date +%s) - start )) s"
 
