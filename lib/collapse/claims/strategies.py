@@ -149,7 +149,7 @@ def _row(table, workflow, alpha, tau=1.0):
     return table[(table.workflow == workflow) & np.isclose(table.alpha, alpha) & np.isclose(table.tau, tau)].iloc[0]
 
 
-def _mad_claims(result, parameters, sizes) -> list[Claim]:
+def _mad_claims(result, parameters) -> list[Claim]:
     table = declines(result)
     inner = [a for a in parameters["alphas"] if 0 < a <= 0.3 and _row(table, "keep-fraction", a).judged]
     shares = [a for a in parameters["alphas"] if 0 < a <= 0.5 and _row(table, "fresh", a).judged]
@@ -317,6 +317,15 @@ def _verification_claims(result) -> list[Claim]:
 
 
 def claims(result, parameters, sizes):
+    """Every claim of the notebook. Their notes say what would decide them, so a claim that is decided keeps none."""
+    found = _claims(result, parameters)
+    for claim in found:
+        if claim.verdict != "inconclusive":
+            claim.note = ""
+    return found
+
+
+def _claims(result, parameters):
     final = result.correct_kl_coverage.isel(generation=-1)
     by_alpha = {float(a): [_mean_se(final.sel(correct_alpha=a, correction=g)) for g in parameters["corrections"]]
                 for a in parameters["correction_alphas"]}
@@ -324,7 +333,7 @@ def claims(result, parameters, sizes):
     rule = practice(result, parameters["target"])
     tolerance = 0.25
     return [
-        *_mad_claims(result, parameters, sizes), *_stability_claims(result), *_verification_claims(result),
+        *_mad_claims(result, parameters), *_stability_claims(result), *_verification_claims(result),
         Claim("Gillman-correction", "[GC] abstract",
               "self-correcting synthetic data towards the data stabilises the loop: the stronger the correction, "
               "the smaller the drift", "empirical",
