@@ -118,3 +118,11 @@ def test_a_module_whose_old_version_is_not_in_git_counts_as_wholly_changed():
                                      {"collapse.studies.tour": "1111111111111111"}, {})
     assert lines == ["lib/collapse/studies/tour.py: the version the fingerprint was taken with is not in git history, "
                      "so what changed cannot be told; recompute"]
+
+
+def test_a_changed_declaration_or_raise_needs_no_run_but_a_changed_call_does():
+    from collapse.infra import probe
+
+    before = "def f(x):\n    if x < 0:\n        raise ValueError('x')\n    return g(x)\n"
+    after = "def f(x):\n    global g\n    if x < 0:\n        raise ValueError(f'x={x} < 0')\n    return g(x + 0)\n"
+    assert [first for first, _, _ in probe._changed_statements(before, after)] == [5]

@@ -13,8 +13,9 @@ no (queries x components) matrix is ever formed and far-away queries do not unde
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
-import torch
 
 from collapse.core.device import compute_device
 from collapse.core.diffusion import ou_coefficient, ou_variance
@@ -25,9 +26,29 @@ from collapse.core.diffusion import ou_coefficient, ou_variance
 # GPU: large tiles.
 CPU_TILE = (2**17, 512)
 GPU_TILE = (2**27, 16384)
+
+
+class _Dtypes(Mapping):
+    """Precision names to torch dtypes, torch imported on the first lookup: a notebook that only reads stored
+    results never loads it (3 s of its start)."""
+
+    def __getitem__(self, name: str):
+        if name not in ("float64", "float32"):
+            raise KeyError(name)
+        import torch
+
+        return getattr(torch, name)
+
+    def __iter__(self):
+        return iter(("float64", "float32"))
+
+    def __len__(self) -> int:
+        return 2
+
+
 # float32 halves memory traffic and doubles SIMD width; the score's relative error it costs is measured by
 # `make bench` at the sampler's smallest noise level (t0), where the components are narrowest
-PRECISIONS = {"float64": torch.float64, "float32": torch.float32}
+PRECISIONS = _Dtypes()
 
 
 class GaussianMixture:
@@ -138,7 +159,7 @@ def dtype_of(precision: str) -> torch.dtype:
     return PRECISIONS[precision]
 
 
-def softmax_reduce(features, logits, values=None, dtype=torch.float64) -> tuple[np.ndarray, np.ndarray | None]:
+def softmax_reduce(features, logits, values=None, dtype=None) -> tuple[np.ndarray, np.ndarray | None]:
     """For each query row q, with l_qk = features_q . logits_k: (log sum_k exp l_qk, sum_k softmax(l_q)_k values_k).
 
     Exact in float64 (``dtype=torch.float32`` trades that for speed on a GPU). One pass over tiles of queries x
@@ -157,7 +178,11 @@ def softmax_reduce(features, logits, values=None, dtype=torch.float64) -> tuple[
     is ~[-55, +40], so narrow components (small bandwidths or t) take the slower path. Memory stays at one tile,
     reused from cache.
     """
+    global torch  # loaded on first use, as PRECISIONS's dtypes are
+    import torch
+
     features, logits = np.asarray(features, float), np.asarray(logits, float)
+    dtype = torch.float64 if dtype is None else dtype
     device = compute_device()
     entries, most = GPU_TILE if device.type == "cuda" else CPU_TILE
     tile_k = min(len(logits), most)

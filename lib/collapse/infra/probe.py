@@ -215,6 +215,11 @@ def unexecuted_changes(old: dict, new: dict, executed: dict) -> list[str]:
     return found
 
 
+# statements whose change no probe needs to see run: a raise only stops a run (its message moves no number), and a
+# global or nonlocal declaration compiles to no code of its own (what it changes is in the lines that use the name)
+UNCHECKED = (ast.Raise, ast.Global, ast.Nonlocal)
+
+
 def _changed_statements(before: str, after: str) -> list[tuple[int, int, tuple | None]]:
     """(first, last, new) for each statement of ``after`` (a compound statement's header only) holding a line that
     differs from ``before``, comments, docstrings and blank lines aside; ``new`` is the (def line, last line) of the
@@ -232,7 +237,7 @@ def _changed_statements(before: str, after: str) -> list[tuple[int, int, tuple |
             body = getattr(node, "body", None)
             last = max(node.lineno, body[0].lineno - 1 if isinstance(body, list) and body else node.end_lineno)
             for row in range(node.lineno, last + 1):  # walked outside-in: the innermost statement wins
-                spans[row] = None if isinstance(node, ast.Raise) else (node.lineno, last)
+                spans[row] = None if isinstance(node, UNCHECKED) else (node.lineno, last)
     statements = set()
     for row in sorted(touched.intersection(code)):
         following = [r for r in sorted(spans) if r >= row]  # an `else:` line belongs to what follows it
