@@ -27,6 +27,19 @@ def test_unregistered_figure_is_refused(tmp_path):
     plt.close("all")
 
 
+def test_the_store_only_stage_writes_no_figure_but_still_refuses_an_unregistered_one(monkeypatch, tmp_path):
+    from collapse import Experiment
+
+    monkeypatch.setenv("COLLAPSE_STORE_ONLY", "1")
+    exp = Experiment("tour", "full", **config.notebook_defaults("tour"), sizes={"n": 61})  # an exploration run
+    exp.figures_dir = tmp_path
+    name = next(n for n, entry in figures.registry().items() if entry["notebook"].startswith("00_"))
+    assert exp.save_figure(draw(), name) is None and not any(tmp_path.iterdir())
+    with pytest.raises(KeyError, match="figures.toml"):
+        exp.save_figure(draw(), "fig99_unknown")
+    plt.close("all")
+
+
 def test_manifest_file_matches_registry():
     assert (config.ROOT / "figures" / "MANIFEST").read_text() == figures.manifest()
 

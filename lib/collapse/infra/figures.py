@@ -36,10 +36,14 @@ def use_style() -> None:
                          "pdf.fonttype": 42, "svg.hashsalt": "collapse"})
 
 
-def save_figure(fig, name: str, directory: Path) -> tuple[Path, Path]:
-    """Save ``fig`` as ``name``.pdf and ``name``.png in ``directory``; ``name`` must be registered."""
+def check_registered(name: str) -> None:
     if name not in registry():
         raise KeyError(f"figure {name!r} is not registered; add it to {REGISTRY_FILE}")
+
+
+def save_figure(fig, name: str, directory: Path) -> tuple[Path, Path]:
+    """Save ``fig`` as ``name``.pdf and ``name``.png in ``directory``; ``name`` must be registered."""
+    check_registered(name)
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     pdf, png = directory / f"{name}.pdf", directory / f"{name}.png"
