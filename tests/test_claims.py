@@ -151,3 +151,12 @@ def test_a_criterion_changed_after_its_result_fails_until_registered_with_a_reas
                                                       "from": ledger[0].criterion, "to": edited[0].criterion,
                                                       "why": "a scratch edit"}
     assert "Changed after its result existed*, 2026-12-07" in report.results_page(edited, registered)
+
+
+def test_seeds_for_power_gives_the_textbook_paired_t_sample_sizes():
+    from collapse.claims import paired_t_power, seeds_for_power
+
+    # a one-sample two-sided t test at 5 % needs 10 pairs for an effect of one standard deviation, 34 for half of
+    # one, to reach 80 % power (Cohen's tables); a null effect is never detected more often than the level
+    assert seeds_for_power([0.0, 1.0, 2.0]) == 10 and seeds_for_power([-0.5, 0.5, 1.5]) == 34
+    assert seeds_for_power([-1.0, 0.0, 1.0]) is None and paired_t_power(0.0, 6) < 0.05

@@ -125,6 +125,28 @@ def sign(mean, se, k: float = 2.0) -> Decision:
                     rule=f"refuted by the opposite effect beyond {k:g} standard errors")
 
 
+def paired_t_power(effect: float, seeds: int, level: float = 0.95) -> float:
+    """The chance that :func:`sign` with the two-sided ``level`` Student t factor for ``seeds`` - 1 degrees of
+    freedom confirms a paired effect of size ``effect`` (mean over standard deviation of the per-seed differences):
+    P(T > t) for T noncentral t with noncentrality ``effect`` sqrt(seeds)."""
+    import numpy as np
+    import scipy.stats
+
+    factor = scipy.stats.t.ppf(0.5 + level / 2, seeds - 1)
+    return float(scipy.stats.nct.sf(factor, seeds - 1, abs(effect) * np.sqrt(seeds)))
+
+
+def seeds_for_power(differences, power: float = 0.8, level: float = 0.95, most: int = 1000) -> int | None:
+    """The fewest seeds (at least 2) at which a paired effect the size of a pilot's per-seed ``differences``
+    (their mean over their standard deviation, taken at face value) is confirmed with probability ``power``;
+    None if more than ``most`` would be needed."""
+    import numpy as np
+
+    differences = np.asarray(differences, float)
+    effect = differences.mean() / differences.std(ddof=1)
+    return next((n for n in range(2, most + 1) if paired_t_power(effect, n, level) >= power), None)
+
+
 def decreasing(values, errors) -> Decision:
     """An ordering: confirmed if each value exceeds the next by more than 2 combined standard errors, refuted if
     some later value exceeds an earlier one by more than 2 (a resolved reversal); otherwise, or with a single run
