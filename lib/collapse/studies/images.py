@@ -148,6 +148,33 @@ class EndpointFeatures:
         return np.hstack([z, z**2])
 
 
+class ErrorFeatures:
+    """The generic features and what the model itself shows at the endpoint y: at each of a few small ``times`` t,
+    the learned score and its error e = learned - driving (the score the ideal path follows) in the principal
+    coordinates, with y . e and |e|^2. For an affine error e = A y + b (the Gaussian cases), the log-likelihood ratio
+    the regression looks for is a quadratic form in y, which y . e holds whatever the form's shape (the generic
+    squares hold its diagonal only); for the ablation's aligned error, the first-order log-likelihood ratio
+    v . s(y) is a linear function of the learned score's coordinates. The martingale is computed from the same
+    two scores along the path, so the estimator needs nothing it did not already use."""
+
+    def __init__(self, generic: EndpointFeatures, times):
+        self.generic, self.times = generic, tuple(times)
+
+    def __call__(self, y, learned, driving) -> np.ndarray:
+        """Features of the endpoints ``y`` (an (n, d) tensor or array, as the scores take it); ``driving`` is
+        called before ``learned`` at each time, as the sampler does (see :class:`Perturbations`)."""
+        flat = np.asarray(y, float)
+        columns = [self.generic(flat)]
+        for t in self.times:
+            base = np.asarray(driving(y, t), float)
+            score = np.asarray(learned(y, t), float)
+            e = score - base
+            columns += [score @ self.generic.basis, e @ self.generic.basis,
+                        np.sum((flat - self.generic.center) * e, axis=1, keepdims=True),
+                        np.sum(e * e, axis=1, keepdims=True)]
+        return np.hstack(columns)
+
+
 def endpoint_regressor():
     """E[M_T | Y_t0] on images: ridge regression (penalty by cross-validation) on standardised features."""
     return make_pipeline(StandardScaler(), RidgeCV(alphas=np.logspace(-2, 5, 15)))
