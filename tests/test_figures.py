@@ -27,10 +27,13 @@ def test_unregistered_figure_is_refused(tmp_path):
     plt.close("all")
 
 
-def test_the_store_only_stage_writes_no_figure_but_still_refuses_an_unregistered_one(monkeypatch, tmp_path):
+@pytest.mark.parametrize("switch", ["COLLAPSE_STORE_ONLY=1", "COLLAPSE_FIGURES=0"])
+def test_test_stages_write_no_figure_but_still_refuse_an_unregistered_one(switch, monkeypatch, tmp_path):
     from collapse import Experiment
 
-    monkeypatch.setenv("COLLAPSE_STORE_ONLY", "1")
+    for name in ("COLLAPSE_STORE_ONLY", "COLLAPSE_FIGURES"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv(*switch.split("="))
     exp = Experiment("tour", "full", **config.notebook_defaults("tour"), sizes={"n": 61})  # an exploration run
     exp.figures_dir = tmp_path
     name = next(n for n, entry in figures.registry().items() if entry["notebook"].startswith("00_"))

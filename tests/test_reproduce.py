@@ -19,7 +19,7 @@ SIZES = dict(n=60, generations=2, steps=10, seeds=1, kl_samples=200)  # not the 
 
 
 def run_tour(folder, name):
-    env = {**os.environ, "COLLAPSE_MODE": "full", "TQDM_DISABLE": "1"}
+    env = {**os.environ, "COLLAPSE_MODE": "full", "TQDM_DISABLE": "1", "COLLAPSE_FIGURES": "1"}
     subprocess.run([sys.executable, "-m", "papermill", "--cwd", str(TOUR.parent), "-p", "mode", "full",
                     "-y", f"sizes: {SIZES}", str(TOUR), str(folder / name)], check=True, env=env, capture_output=True)
 

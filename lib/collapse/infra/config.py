@@ -173,6 +173,13 @@ def store_only() -> bool:
     return os.environ.get("COLLAPSE_STORE_ONLY") == "1"
 
 
+def write_figures() -> bool:
+    """Whether ``Experiment.save_figure`` writes files: not in the store-only strict stage (it checks what notebooks
+    print and writes nothing), nor where ``$COLLAPSE_FIGURES=0`` (figures drawn inline only: `make test`'s smoke
+    stage, whose figure files nobody reads; a run through ``python -m collapse`` always writes them)."""
+    return not store_only() and os.environ.get("COLLAPSE_FIGURES") != "0"
+
+
 def show_progress() -> bool:
     """Progress bars on, unless ``$COLLAPSE_PROGRESS=0`` (set by ``make`` so that executed notebooks
     hold no frozen bars, and in worker processes, whose bars would interleave)."""

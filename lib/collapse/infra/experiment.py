@@ -109,10 +109,10 @@ class Experiment:
         return ledger.record(self, found, expected)
 
     def save_figure(self, fig, name: str):
-        """``name``.pdf and .png under this run's figures folder. The store-only strict stage of `make test` checks
-        what a notebook prints from the committed results and writes no figure: saving them was 45 % of its time, and
-        the committed figures are written by canonical runs (`make reproduce`), not by a test."""
-        if config.store_only():
+        """``name``.pdf and .png under this run's figures folder, unless :func:`collapse.infra.config.write_figures`
+        says no (`make test` checks what notebooks print; saving every figure was 45 % of its strict stage's time,
+        and the committed figures are written by canonical runs, `make reproduce`)."""
+        if not config.write_figures():
             return figures.check_registered(name)
         return figures.save_figure(fig, name, self.figures_dir)
 

@@ -130,7 +130,8 @@ def run(notebook: Path, out: Path, parameters: dict) -> tuple[bool, float]:
     (scratch / "tmp").mkdir()  # the kernel's connection file, and any temporary file of the run, live here
     env = {**os.environ, "COLLAPSE_MODE": parameters["mode"], "TMPDIR": str(scratch / "tmp"),
            "JUPYTER_RUNTIME_DIR": str(scratch / "tmp"),
-           "COLLAPSE_PROGRESS": "0"}  # whoever starts it: a progress bar would be frozen into the executed copy
+           "COLLAPSE_PROGRESS": "0",  # whoever starts it: a progress bar would be frozen into the executed copy
+           "COLLAPSE_FIGURES": "1"}  # and a run of the command line always writes its figures
     start = time.perf_counter()
     previous = signal.signal(signal.SIGTERM, _terminate)  # a `kill` unwinds through `finally`, removing scratch
     try:
