@@ -158,19 +158,20 @@ def _markdown(frame) -> str:
     return "\n".join("| " + " | ".join(map(_cell, r)) + " |" for r in [header, ["---"] * len(header), *rows])
 
 
+# numbers are joined to their units and powers by no-break spaces, so that wrapping never splits them
+def _rate(x) -> str:  # 2.9 x 10^8
+    exponent = int(f"{x:e}".split("e")[1])
+    power = str(exponent).translate(str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹"))
+    return f"{x / 10**exponent:.1f}\u00a0×\u00a010{power}"
+
+
+def _share(x) -> str:
+    return f"{100 * x:.0f}\u00a0%"
+
+
 def speed_section(record: dict) -> str:
     """The kernel benchmark's numbers, with the machine and date they were measured on."""
-    r = record
-
-    # numbers are joined to their units and powers by no-break spaces, so that wrapping never splits them
-    def rate(x):  # 2.9 x 10^8
-        exponent = int(f"{x:e}".split("e")[1])
-        power = str(exponent).translate(str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹"))
-        return f"{x / 10**exponent:.1f}\u00a0×\u00a010{power}"
-
-    def share(x):
-        return f"{100 * x:.0f}\u00a0%"
-
+    r, rate, share = record, _rate, _share
     text = (f"`make bench` on {r['machine']} ({r['cores']} cores; one thread; {r['date']}), KDE score of 10,000 "
             f"queries against 10,000 centres in 10 dimensions: {rate(r['pairs_per_s'])} pairs/s, "
             f"{r['over_naive']:.1f}× the naive numpy formula and {r['over_torch']:.1f}× a straightforward torch "
@@ -202,11 +203,11 @@ def unet_section(record: dict) -> str:
     def line(kind, what):
         k = r[kind]
         bf16 = f"bfloat16 autocast {k['bfloat16']:.2f}×, " if "bfloat16" in k else ""
-        return (f"{what}: {k['images_per_s']:.0f} images/s, {100 * k['fraction']:.0f}\u00a0% of the bound its "
+        return (f"{what}: {k['images_per_s']:.0f} images/s, {_share(k['fraction'])} of the bound its "
                 f"convolutions and linear layers set when timed alone at their shapes ({k['bound_images_per_s']:.0f} "
                 f"images/s; {k['flops_per_image'] / 1e6:.1f} Mflop per image at {k['layer_flops_per_s'] / 1e9:.1f} "
                 f"Gflop/s, against {r['square_gemm_flops'] / 1e9:.0f} Gflop/s for a square GEMM; range over "
-                f"{r['rounds']} rounds {100 * k['fraction_low']:.0f}-{100 * k['fraction_high']:.0f}\u00a0%); against "
+                f"{r['rounds']} rounds {100 * k['fraction_low']:.0f}-{_share(k['fraction_high'])}); against "
                 f"float32 in the same rounds: channels_last {k['channels_last']:.2f}×, {bf16}torch.compile "
                 f"{k['compiled']:.2f}× (its first call, which compiles or reads torch's compile cache, "
                 f"{k['compile_s']:.0f}\u00a0s), two threads in one process {k['two_threads']:.2f}× one.")
