@@ -132,12 +132,11 @@ def compute(seed, alphas, T, t0, dropout, ema, weight_decay, betas, feature_dims
     floors = [space.measure(train[np.random.default_rng([s, 3]).choice(len(train), sizes["metric_samples"], False)])
               for s in seeds]  # real training images against the real test images: the drift's floor
     features = images.EndpointFeatures(train)
+    own = images.ErrorFeatures(features, (t0,))  # and the network's own score and error at the endpoint
     # the floor's disjoint real images: as many as q_g holds (at most the 10,000 test images, in paper mode)
-    observe = dict(disjoint=test[:sizes["n"]], features=features, cuts=cuts, paths=sizes["paths"],
+    observe = dict(disjoint=test[:sizes["n"]], features=own, cuts=cuts, paths=sizes["paths"],
                    steps=sizes["obs_steps"])
-    ddpm = dict(channels=training["channels"], batch=training["batch"], lr=training["lr"], dropout=dropout,
-                weight_decay=weight_decay, ema=ema, T=T, t0=t0, base_epochs=sizes["base_epochs"],
-                epochs=sizes["epochs"], sample_steps=sizes["sample_steps"])
+    ddpm = images.ddpm_arguments(training, sizes, dropout=dropout, weight_decay=weight_decay, ema=ema, T=T, t0=t0)
     chain = dict(ddpm=ddpm, space=space, **{k: sizes[k] for k in (
         "n", "resolution", "train_count", "metric_samples", "grid")})
     # generation 0 trains on real data whatever alpha (q_0 = p): one job per seed, continued by every chain of that
@@ -152,24 +151,27 @@ def compute(seed, alphas, T, t0, dropout, ema, weight_decay, betas, feature_dims
                    start=first[1], **chain) for s, first in zip(seeds, firsts) for a in arms]
     ablation = dict(start=firsts[0][1], betas=betas, features=features, paths=sizes["ablation_paths"],
                     steps=sizes["obs_steps"], seed=seed)
-    ablated, *runs = run_jobs(images.run_one, [dict(kind="ablation", job=ablation)]
-                              + [dict(kind="chain", job=j) for j in chains], desc="images")  # longest first
-    # the same ablation paths again, regressed with the aligned error's first-order log-likelihood ratio as a feature
-    (oracle,) = run_jobs(ablation_oracle.oracle_ablation, [ablation], desc="ablation oracle")
+    # the ablation; on its paths again, the oracle feature (the aligned error's first-order log-likelihood ratio),
+    # the network's own features and each perturbed sampler's samples (the first-order check); the chains; longest
+    # first
+    ablated, oracle, *runs = run_jobs(images.run_one, [dict(kind="ablation", job=ablation), dict(
+        kind="oracle", job={**ablation, "features": own})] + [dict(kind="chain", job=j) for j in chains], desc="images")
     metrics = [m for m, _ in runs]
     drift = from_jobs(chains, metrics, by=("seed", "alpha"), dims={
         **{k: ("generation",) for k in ("chi2", "kl", "fid", "loss")}, "classes": ("generation", "class"),
         "grid": ("generation", "sample", "channel", "row", "column")})
     observed = [i for i, j in enumerate(chains) if j["observe"]]
     observability = from_jobs([chains[i] for i in observed], [metrics[i] for i in observed], by=("alpha",),
-                              dims={k: ("generation", "cut") for k in ("eps_star2", "floor_eps2", "eta", "eta_se",
-                                                                       "eta_r2", "eta_r2_se")})
+                              dims={k: ("generation", "cut") for k in ("eps_star2", "floor_eps2", *(
+                                  f"{p}{form}" for p in ("", "net_") for form in ("eta", "eta_se", "eta_r2",
+                                                                                  "eta_r2_se")))})
     zero = observability.isel(generation=0, alpha=0)  # generation 0 is shared: the calibration of the window
     t_cut = images.choose_cut(cuts, zero.floor_eps2.values, zero.eps_star2.values)
     predicted = np.stack([space.predicted == c for c in range(10)])
     return xr.merge([drift, observability, xr.Dataset(
         {**{f"ablation_{k}": (("perturbation", "beta"), v) for k, v in ablated.items()},
-         **{f"oracle_{k}": (("arm", "beta", "feature_set"), v) for k, v in oracle.items()},
+         **{f"oracle_{k}": (("arm", "beta", "feature_set"), v) for k, v in oracle.items() if k.startswith("eta")},
+         **{k: ("perturbation", v) for k, v in oracle.items() if k.startswith("first_")},
          **{f"check_{k}": (("shape",) if k == "exact" else ("shape", "paths", "features"), v)
             for k, v in estimator.items()},
          **{f"floor_{k}": (("seed", "class") if k == "classes" else ("seed",), np.stack([f[k] for f in floors]))

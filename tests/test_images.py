@@ -213,7 +213,8 @@ def test_the_oracle_ablation_runs_on_the_ablations_own_paths(small_ddpm, feature
 
     start = RecursionState(generation=1, original=np.zeros((1, 1, 14, 14)), learner=small_ddpm)
     plain = images.perturbation_ablation(small_ddpm, [0.1], features, paths=600, steps=10, seed=0)
-    oracle = ablation_oracle.oracle_ablation(start, [0.1], features, paths=600, steps=10, seed=0)
+    own = images.ErrorFeatures(features, (small_ddpm.t0,))
+    oracle = ablation_oracle.oracle_ablation(start, [0.1], own, paths=600, steps=10, seed=0)
     np.testing.assert_allclose(oracle["eta"][:, 0, 0], plain["eta"][:2, 0], rtol=1e-10)
     assert oracle["eta"][0, 0, 2] > oracle["eta"][0, 0, 0] - 2 * oracle["eta_se"][0, 0, 0]
 

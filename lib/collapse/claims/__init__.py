@@ -114,6 +114,18 @@ def within(z, limit: float) -> Decision:
     return Decision(bool(np.all(z <= limit)), bool(np.any(z > limit)), rule=f"refuted by some |z| > {limit:g}")
 
 
+def equivalent(difference, halfwidth, margin: float) -> Decision:
+    """Agreement within a margin: confirmed if every |``difference``| plus its interval's ``halfwidth`` is within
+    ``margin``, refuted if some |difference| minus its halfwidth exceeds it (resolved beyond the margin)."""
+    import numpy as np
+
+    distance, halfwidth = np.abs(np.asarray(difference, float)), np.asarray(halfwidth, float)
+    if not (np.all(np.isfinite(distance)) and np.all(np.isfinite(halfwidth))):
+        return UNDECIDED
+    return Decision(bool(np.all(distance + halfwidth <= margin)), bool(np.any(distance - halfwidth > margin)),
+                    rule=f"refuted if some difference minus its interval's half-width exceeds {margin:.3g}")
+
+
 def sign(mean, se, k: float = 2.0) -> Decision:
     """A positive effect: confirmed if ``mean`` > k ``se``, refuted if ``mean`` < -k ``se`` (the opposite effect,
     resolved); between them, or without a standard error, inconclusive."""

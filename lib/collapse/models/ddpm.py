@@ -16,6 +16,7 @@ previous generation's network ([K]: a base budget, then a smaller budget per gen
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
 from collections.abc import Callable
@@ -98,19 +99,27 @@ class DDPM:
     """A U-Net DDPM learner: ``fit(images)`` trains (continuing from the last fit), ``sample(n, rng)`` generates.
 
     Images are (n, 1, r, r) float32 in [-1, 1]. The budget is in epochs over the training set: ``base_epochs``
-    for the first fit, ``epochs`` for each later one. All randomness comes from ``seed`` and the fit count
-    (training) or from the ``rng`` handed to :meth:`sample`, so a pickled learner resumes exactly.
+    for the first fit at peak learning rate ``lr``, ``epochs`` for each later one at ``continue_lr`` (default
+    ``lr``): each fit is a fresh AdamW with a fresh cosine schedule, the EMA carried, so a later fit at generation
+    0's peak rate is a warm restart that moves a converged network as far as the new data do. ``sample_bfloat16``:
+    :meth:`sample` under bfloat16 autocast (1.5x on a CPU with AVX-512; the same samples to three digits in mean,
+    spread and saturated share); not :meth:`score`, whose differences the observability and ablation take, and not
+    training, which under autocast stalled (loss 0.90 against float32's 0.28 after 15 epochs). All randomness
+    comes from ``seed`` and the fit count (training) or from the ``rng`` handed to :meth:`sample`, so a pickled
+    learner resumes exactly.
     """
 
     def __init__(self, channels=(32, 64), dropout=0.1, base_epochs=200, epochs=100, batch=128, lr=2e-4,
-                 weight_decay=1e-4, ema=0.99, T=10.0, t0=1e-3, sample_steps=1000, seed=0):
+                 continue_lr=None, weight_decay=1e-4, ema=0.99, T=10.0, t0=1e-3, sample_steps=1000,
+                 sample_bfloat16=False, seed=0):
         if not 0 < t0 < T:
             raise ValueError(f"need 0 < t0 < T; got t0={t0}, T={T}")
         if not 0 <= ema < 1:
             raise ValueError(f"ema={ema} must be in [0, 1)")
         self.channels, self.dropout = tuple(channels), dropout
         self.base_epochs, self.epochs, self.batch = base_epochs, epochs, batch
-        self.lr, self.weight_decay, self.ema_decay = lr, weight_decay, ema
+        self.lr, self.continue_lr = lr, lr if continue_lr is None else continue_lr
+        self.weight_decay, self.ema_decay, self.sample_bfloat16 = weight_decay, ema, sample_bfloat16
         self.T, self.t0, self.sample_steps, self.seed = T, t0, sample_steps, seed
         self.net = self.ema = None
         self.fits = 0
@@ -136,14 +145,15 @@ class DDPM:
             if self.net is None:
                 self.net = UNet(self.channels, self.dropout).to(device)
                 self.ema = copy.deepcopy(self.net).requires_grad_(False)
-            epochs = self.base_epochs if self.fits == 0 else self.epochs
-            self._train(torch.as_tensor(images), epochs, generator)
+            first = self.fits == 0
+            self._train(torch.as_tensor(images), self.base_epochs if first else self.epochs,
+                        self.lr if first else self.continue_lr, generator)
         self.fits += 1
         return self
 
-    def _train(self, data: torch.Tensor, epochs: int, generator: torch.Generator):
+    def _train(self, data: torch.Tensor, epochs: int, lr: float, generator: torch.Generator):
         device, per_epoch = self.device, max(1, len(data) // self.batch)
-        optimiser = torch.optim.AdamW(self.net.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+        optimiser = torch.optim.AdamW(self.net.parameters(), lr=lr, weight_decay=self.weight_decay)
         schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, T_max=epochs * per_epoch)
         log_span = math.log(self.T / self.t0)
         self.net.train()
@@ -196,8 +206,9 @@ class DDPM:
         generator = torch.Generator(self.device).manual_seed(int(rng.integers(2**62)))
         d = self.shape[0] * self.shape[1]
         y = torch.randn((n, d), generator=generator, device=self.device)
-        y = reverse_sde(self.score(), y, generator, self.sampler(steps))
-        return self.denoise(y, self.t0).view(n, 1, *self.shape).clamp(-1, 1).cpu().numpy()
+        with torch.autocast(self.device.type, torch.bfloat16) if self.sample_bfloat16 else contextlib.nullcontext():
+            y = reverse_sde(self.score(), y, generator, self.sampler(steps))
+            return self.denoise(y, self.t0).view(n, 1, *self.shape).clamp(-1, 1).cpu().numpy()
 
     def sampler(self, steps: int | None = None) -> SamplerConfig:
         """The reverse-SDE grid: ``steps`` (default ``sample_steps``) from T to t0, even in log SNR."""

@@ -6,39 +6,87 @@ that order, a function of the one *oracle* feature v . s(y, t0). On the same ide
 :func:`collapse.studies.images.perturbation_ablation` (same seeds), eta_hat is regressed on the generic features, on
 the oracle feature alone and on both: if adding the oracle raises eta_hat, the generic features miss that much of
 the aligned error's observability, and the ablation's order says more about the features than about the errors.
-The turned error has no such oracle; it is regressed on the same three sets for comparison.
+The turned error has no such oracle; it is regressed on the same sets for comparison. A fourth set, the network's
+own features (:class:`collapse.studies.images.ErrorFeatures`), is not handed the oracle: if it recovers the
+oracle's eta_hat, it sees the error the way Fig. 9 needs. On the same paths, :func:`first_order_check` samples
+each perturbed sampler at the smallest beta and sets chi^2 (a lower bound on it) against eta_hat eps_star^2.
 """
 
 from __future__ import annotations
 
 import numpy as np
+from sklearn.linear_model import LinearRegression
 
 from collapse.core.diffusion import PathStatistics, ou_coefficient
 from collapse.core.recursion import RecursionState
 from collapse.models.ddpm import DDPM
-from collapse.studies.images import EndpointFeatures, Perturbations, eta_hat, ideal_paths
+from collapse.studies.images import PERTURBATIONS, ErrorFeatures, Perturbations, eta_hat, ideal_paths, network_eta_hat
 
 ARMS = ("aligned", "random direction")
-FEATURE_SETS = ("generic", "oracle", "generic + oracle")
+FEATURE_SETS = ("generic", "oracle", "generic + oracle", "network")
+FIRST_ORDER = ("shift", "shift_se", "covariance", "covariance_se", "chi2_low", "chi2_low_se", "eta_eps2",
+               "eta_eps2_se", "eps2")
 
 
-def oracle_ablation(start: RecursionState, betas, features: EndpointFeatures, paths: int, steps: int,
+def oracle_ablation(start: RecursionState, betas, features: ErrorFeatures, paths: int, steps: int,
                     seed: int) -> dict[str, np.ndarray]:
     """eta_hat and its standard error, (arm, beta, feature set), for the two state-dependent arms of the ablation of
-    the model in ``start`` (a recursion state, as the ablation's job receives it)."""
+    the model in ``start`` (a recursion state, as the ablation's job receives it): the generic features, the oracle,
+    both (ridge, as the ablation) and the network's own ``features`` (least squares, as validated); and
+    :func:`first_order_check` of every perturbation at the smallest beta, as ``first_<quantity>`` (perturbation,)."""
     model: DDPM = start.learner
     d = model.shape[0] * model.shape[1]
     driving = Perturbations(model.score(), d, model.T, model.t0, steps, np.random.default_rng([seed, 3]))
-    recorders = {(arm, beta): PathStatistics(driving.learned(arm, beta)) for arm in ARMS for beta in betas}
+    small = min(betas)
+    cases = [(arm, beta) for arm in ARMS for beta in betas] + [(k, small) for k in PERTURBATIONS if k not in ARMS]
+    recorders = {case: PathStatistics(driving.learned(*case)) for case in cases}
     y = ideal_paths(driving, d, model.sampler(steps), paths, np.random.default_rng([seed, 2]), recorders.values())
     oracle = (model.score()(y, model.t0) @ driving.v * ou_coefficient(model.t0)).numpy()[:, None]
-    generic = features(y.numpy())
+    generic = features.generic(y.numpy())
     sets = {"generic": generic, "oracle": oracle, "generic + oracle": np.hstack([generic, oracle])}
     out = {key: np.zeros((len(ARMS), len(betas), len(FEATURE_SETS))) for key in ("eta", "eta_se")}
-    for (arm, beta), stats in recorders.items():
-        i, j = ARMS.index(arm), list(betas).index(beta)
-        for k, name in enumerate(FEATURE_SETS):
-            forms = eta_hat(stats.martingale.numpy(), stats.energy.numpy(), sets[name])
-            out["eta"][i, j, k], out["eta_se"][i, j, k] = forms["eta"], forms["eta_se"]
-    return out
+    for arm in ARMS:
+        for j, beta in enumerate(betas):
+            stats, i = recorders[arm, beta], ARMS.index(arm)
+            m, energy = stats.martingale.numpy(), stats.energy.numpy()
+            forms = [eta_hat(m, energy, sets[name]) for name in FEATURE_SETS[:-1]]
+            forms.append(network_eta_hat(m, energy, features(y, driving.learned(arm, beta), driving)))
+            out["eta"][i, j], out["eta_se"][i, j] = [f["eta"] for f in forms], [f["eta_se"] for f in forms]
+    checks = [first_order_check(model.sampler(steps), driving, kind, small, recorders[kind, small], y, features,
+                                paths, np.random.default_rng([seed, 7, k])) for k, kind in enumerate(PERTURBATIONS)]
+    return {**out, **{f"first_{key}": np.array([c[key] for c in checks]) for key in FIRST_ORDER}}
 
+
+def first_order_check(sampler, driving: Perturbations, kind: str, beta: float, stats: PathStatistics, ideal,
+                      features: ErrorFeatures, paths: int, rng) -> dict[str, float]:
+    """chi^2 = eta eps_star^2 to first order, checked with samples of the perturbed sampler Q (``paths`` of them,
+    driven by the perturbation's score) against the ideal paths P (``ideal``, their martingale in ``stats``).
+
+    h, the least-squares regression of M_T on the network's features, is fitted on half the ideal paths; on the
+    other half and on Q it gives: the ``shift`` E_Q h - E_P h, which Girsanov's first order predicts equals
+    E_P[h M_T] (``covariance``: the mechanism behind chi^2 = eta eps^2, for any h); ``chi2_low`` = shift^2 / Var_P h,
+    a lower bound on chi^2(Q || P) for any h (the variational form of chi^2), tight when h is the log-likelihood
+    ratio; and ``eta_eps2``, eta_hat (covariance form, cross-fitted on all ideal paths) times ``eps2``. Standard
+    errors by the delta method over paths."""
+    learned = driving.learned(kind, beta)
+
+    def perturbed(y, t):
+        driving(y, t)  # the step's driving score first, as the perturbations need
+        return learned(y, t)
+
+    q = ideal_paths(perturbed, ideal.shape[1], sampler, paths, rng)
+    m, energy = stats.martingale.numpy(), stats.energy.numpy()
+    x_p, x_q = features(ideal, learned, driving), features(q, learned, driving)
+    fit, held = np.array_split(rng.permutation(len(m)), 2)
+    h = LinearRegression().fit(x_p[fit], m[fit])
+    h_p, h_q = h.predict(x_p[held]), h.predict(x_q)
+    shift, shift_se = h_q.mean() - h_p.mean(), np.hypot(h_q.std(ddof=1) / np.sqrt(len(h_q)),
+                                                         h_p.std(ddof=1) / np.sqrt(len(h_p)))
+    products = (h_p - h_p.mean()) * (m[held] - m[held].mean())
+    variance = h_p.var(ddof=1)
+    forms = network_eta_hat(m, energy, x_p)
+    eps2 = float(energy.mean())
+    return {"shift": shift, "shift_se": shift_se, "covariance": products.mean(),
+            "covariance_se": products.std(ddof=1) / np.sqrt(len(products)), "chi2_low": shift**2 / variance,
+            "chi2_low_se": 2 * abs(shift) * shift_se / variance, "eta_eps2": forms["eta"] * eps2,
+            "eta_eps2_se": forms["eta_se"] * eps2, "eps2": eps2}

@@ -11,9 +11,11 @@ values of eta it is read at and on an error it cannot see:
 - ``products``: a covariance error coupling pairs of principal directions, so that E[M | Y] is a sum of products
   z_i z_j of coordinates, which the features (z, z^2) do not hold.
 
-Two regressions on the same paths: the notebook's ridge (penalty by cross-validation), whose shrinkage pulls the
-covariance form of eta_hat towards 0 when the signal is small against the martingale's noise, and unpenalised
-least squares, whose held-out predictions leave that form unbiased wherever E[M | Y] lies in the features' span.
+Three readings on the same paths: the generic features by the ridge (penalty by cross-validation), whose
+shrinkage pulls the covariance form of eta_hat towards 0 when the signal is small against the martingale's noise,
+and by unpenalised least squares, whose held-out predictions leave that form unbiased wherever E[M | Y] lies in the
+features' span; and the model's own features (:class:`collapse.studies.images.ErrorFeatures`: the learned score
+and its error at the endpoint) by least squares, the reading notebook 04 validates for its networks.
 """
 
 from __future__ import annotations
@@ -25,11 +27,14 @@ from sklearn.linear_model import LinearRegression
 from collapse.core.diffusion import PathStatistics, SamplerConfig, ou_coefficient, ou_variance, reverse_sde
 from collapse.core.error_fields import AffineError
 from collapse.core.observability import held_out_predictions, observability_forms
-from collapse.studies.images import endpoint_regressor, real_images
+from collapse.studies.images import EndpointFeatures, ErrorFeatures, endpoint_regressor, real_images
 from collapse.studies.single_generation import GaussianTestbed
 
 CASES = ("covariance", "eta 0.3", "eta 0.05", "products")
-REGRESSIONS = {"ridge": endpoint_regressor, "least squares": LinearRegression}
+# reading -> (regression, features): the notebook's generic features (principal coordinates and their squares) or
+# the model's own (ErrorFeatures: the learned score and its error at the endpoint)
+REGRESSIONS = {"ridge": (endpoint_regressor, "generic"), "least squares": (LinearRegression, "generic"),
+               "network, least squares": (LinearRegression, "network")}
 
 
 def image_gaussian(resolution: int, count: int, steps: int) -> GaussianTestbed:
@@ -85,7 +90,7 @@ def pair_coupling(bed: GaussianTestbed):
     return field
 
 
-def check_job(resolution: int, count: int, features, case: str, paths: int, steps: int, beta: float,
+def check_job(resolution: int, count: int, features: EndpointFeatures, case: str, paths: int, steps: int, beta: float,
               seed: int) -> dict:
     """Exact eta of ``case`` and, per regression of :data:`REGRESSIONS`, both forms of eta_hat with their standard
     errors, from the same ``paths`` ideal paths."""
@@ -94,6 +99,9 @@ def check_job(resolution: int, count: int, features, case: str, paths: int, step
     rng = np.random.default_rng([seed, 11, CASES.index(case), paths])
     stats = PathStatistics(bed.learned_score(name, beta))
     y = reverse_sde(bed.score(), rng.standard_normal((paths, bed.dim)), rng, bed.config, (stats,))
-    m, x = np.asarray(stats.martingale), features(y)
-    forms = [observability_forms(m, held_out_predictions(m, x, make()), stats.energy) for make in REGRESSIONS.values()]
+    m = np.asarray(stats.martingale)
+    own = ErrorFeatures(features, (bed.config.t0,))  # the model's own quantities at the endpoint
+    x = {"generic": features(y), "network": own(y, stats.other, bed.score())}
+    forms = [observability_forms(m, held_out_predictions(m, x[kind], make()), stats.energy)
+             for make, kind in REGRESSIONS.values()]
     return {"exact": bed.eta(name), **{key: np.array([f[key] for f in forms]) for key in forms[0]}}

@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.linalg
 import torch
-from sklearn.linear_model import RidgeCV
+from sklearn.linear_model import LinearRegression, RidgeCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from torch import nn
@@ -176,15 +176,22 @@ class ErrorFeatures:
 
 
 def endpoint_regressor():
-    """E[M_T | Y_t0] on images: ridge regression (penalty by cross-validation) on standardised features."""
+    """E[M_T | Y_t0] on the generic features: ridge regression (penalty by cross-validation) on standardised
+    features. Its shrinkage pulls small readings towards 0 (:mod:`collapse.studies.estimator_range`)."""
     return make_pipeline(StandardScaler(), RidgeCV(alphas=np.logspace(-2, 5, 15)))
 
 
-def eta_hat(martingale, energy, features) -> dict:
+def eta_hat(martingale, energy, features, regressor=None) -> dict:
     """Both cross-fitted forms of eta_hat (covariance and held-out R^2) with standard errors, by the endpoint
-    regression; ``martingale`` and ``energy`` per path."""
-    predicted = held_out_predictions(np.asarray(martingale), features, endpoint_regressor())
+    regression (``regressor``, default :func:`endpoint_regressor`); ``martingale`` and ``energy`` per path."""
+    predicted = held_out_predictions(np.asarray(martingale), features, regressor or endpoint_regressor())
     return observability_forms(np.asarray(martingale), predicted, np.asarray(energy))
+
+
+def network_eta_hat(martingale, energy, features) -> dict:
+    """:func:`eta_hat` on :class:`ErrorFeatures` by unpenalised least squares, the regression they were validated
+    with: unbiased in the covariance form wherever E[M_T | Y] lies in their span."""
+    return eta_hat(martingale, energy, features, LinearRegression())
 
 
 class WindowedStatistics:
@@ -217,18 +224,22 @@ def ideal_paths(score, d: int, sampler: SamplerConfig, paths: int, rng, recorder
     return reverse_sde(score, y, generator, sampler, tuple(recorders))
 
 
-def generation_observability(model: DDPM, train: np.ndarray, disjoint: np.ndarray, features: EndpointFeatures,
+def generation_observability(model: DDPM, train: np.ndarray, disjoint: np.ndarray, features: ErrorFeatures,
                              cuts, paths: int, steps: int, rng) -> dict:
     """Fig. 9 for one fitted model, per window t >= cut: eps_star^2 of the network against the exact score of the
-    training set q_g it was fitted on, eta_hat (both forms), and the reference floor: the same energy for the exact
-    score of ``disjoint`` real images (as many, none of them in q_g): another memoriser, of other draws from the
-    same distribution, whose energy is the part of eps_star^2 due to which images were memorised."""
-    network, floor = WindowedStatistics(model.score(), cuts), WindowedStatistics(training_set_score(disjoint), cuts)
-    y = ideal_paths(training_set_score(train), train[0].size, model.sampler(steps), paths, rng, (network, floor))
-    x = features(y.numpy())
-    forms = [eta_hat(network.martingale[:, k], network.energy[:, k], x) for k in range(len(cuts))]
+    training set q_g it was fitted on; eta_hat (both forms) on the generic features (ridge) and, as ``net_*``, on
+    the network's own ``features`` (least squares); and the reference floor: the same energy for the exact score of
+    ``disjoint`` real images (as many, none of them in q_g): another memoriser, of other draws from the same
+    distribution, whose energy is the part of eps_star^2 due to which images were memorised."""
+    exact, learned = training_set_score(train), model.score()
+    network, floor = WindowedStatistics(learned, cuts), WindowedStatistics(training_set_score(disjoint), cuts)
+    y = ideal_paths(exact, train[0].size, model.sampler(steps), paths, rng, (network, floor))
+    generic, own = features.generic(y.numpy()), features(y, learned, exact)
+    forms = [eta_hat(network.martingale[:, k], network.energy[:, k], generic) for k in range(len(cuts))]
+    seen = [network_eta_hat(network.martingale[:, k], network.energy[:, k], own) for k in range(len(cuts))]
     return {"eps_star2": network.energy.mean(0).numpy(), "floor_eps2": floor.energy.mean(0).numpy(),
-            **{key: np.array([f[key] for f in forms]) for key in forms[0]}}
+            **{key: np.array([f[key] for f in forms]) for key in forms[0]},
+            **{f"net_{key}": np.array([f[key] for f in seen]) for key in seen[0]}}
 
 
 def estimator_check(resolution: int, count: int, features: EndpointFeatures, paths: int, steps: int, beta: float,
@@ -342,6 +353,14 @@ def make_measure(space: FeatureSpace, metric_samples: int, grid: int, observe: d
     return measure
 
 
+def ddpm_arguments(training: dict, sizes: dict, **network) -> dict:
+    """The :class:`DDPM` keyword arguments of a mode: its training table (widths, batch, learning rates, sampling
+    precision),
+    its sizes' budgets and sampler steps, and ``network``'s (dropout, weight decay, EMA, T, t0)."""
+    return dict(**{k: training[k] for k in ("channels", "batch", "lr", "continue_lr", "sample_bfloat16")},
+                **{k: sizes[k] for k in ("base_epochs", "epochs", "sample_steps")}, **network)
+
+
 def run_chain(alpha: float, ddpm: dict, space: FeatureSpace, n: int, generations: int, resolution: int,
               train_count: int, metric_samples: int, grid: int, seed: int, observe: dict | None = None,
               checkpoints=None, start: RecursionState | None = None):
@@ -367,10 +386,15 @@ def choose_cut(cuts, floor_eps2, eps_star2, share: float = 0.1) -> float:
 
 def run_one(kind: str, job: dict, checkpoints):
     """One worker's job for :func:`collapse.infra.jobs.run_jobs`: a ``chain`` (its metrics and final state), the
-    ``ablation`` (of the generation-0 model in ``job["start"]``) or the ``estimator`` check."""
+    ``ablation`` or its ``oracle`` companion (of the generation-0 model in ``job["start"]``), or the ``estimator``
+    check."""
     if kind == "chain":
         return run_chain(**job, checkpoints=checkpoints)
     if kind == "estimator":
         return estimator_check(**job)
+    if kind == "oracle":
+        from collapse.studies.ablation_oracle import oracle_ablation  # it builds on this module
+
+        return oracle_ablation(**job)
     start, rest = job["start"], {key: value for key, value in job.items() if key != "start"}
     return perturbation_ablation(start.learner, **rest)
