@@ -44,9 +44,9 @@ def setting():
     test, _ = images.real_images(sizes["resolution"], split="test")
     classifier = images.train_classifier(train, labels, sizes["classifier_epochs"], defaults["seed"])
     space = images.FeatureSpace(classifier, test, defaults["feature_dims"])
-    ddpm = dict(channels=training["channels"], batch=training["batch"], lr=training["lr"], dropout=defaults["dropout"],
-                weight_decay=defaults["weight_decay"], ema=defaults["ema"], T=defaults["T"], t0=defaults["t0"],
-                base_epochs=sizes["base_epochs"], epochs=sizes["epochs"], sample_steps=sizes["sample_steps"])
+    # float32 sampling, as the study ran; each protocol sets the continued learning rate
+    ddpm = images.ddpm_arguments({**training, "sample_bfloat16": False}, sizes, **{
+        k: defaults[k] for k in ("dropout", "weight_decay", "ema", "T", "t0")})
     chain = dict(ddpm=ddpm, space=space, **{k: sizes[k] for k in ("n", "resolution", "train_count", "metric_samples",
                                                                   "grid")})
     return chain, sizes["generations"]
@@ -55,7 +55,7 @@ def setting():
 def control(chain: dict, generations: int, start, lr: float, seed: int) -> dict:
     """The alpha = 1 chain continued from generation 0's state with every later fit at learning rate ``lr``."""
     start = copy.deepcopy(start)
-    start.learner.lr = lr
+    start.learner.continue_lr = lr
     metrics, _ = images.run_chain(alpha=1.0, generations=generations, seed=seed, start=start, **chain)
     return {k: [float(v) for v in metrics[k]] for k in ("fid", "kl", "loss")}  # per generation, 0 included
 

@@ -77,6 +77,30 @@ def small_ddpm(train_split):
     return DDPM(channels=(8, 16), base_epochs=10, epochs=1, batch=64, lr=3e-3, sample_steps=20).fit(data)
 
 
+def test_later_fits_continue_at_their_own_learning_rate(monkeypatch):
+    """Generation 0 trains at ``lr``, every later fit at ``continue_lr`` (each a fresh AdamW)."""
+    import torch
+
+    rates, adamw = [], torch.optim.AdamW
+    monkeypatch.setattr(torch.optim, "AdamW", lambda parameters, lr, **kw: rates.append(lr) or adamw(
+        parameters, lr=lr, **kw))
+    x = np.zeros((8, 1, 8, 8), np.float32)
+    DDPM(channels=(8, 16), batch=4, base_epochs=1, epochs=1, lr=3e-3, continue_lr=3e-4, sample_steps=2).fit(x).fit(x)
+    assert rates == [3e-3, 3e-4]
+
+
+def test_bfloat16_sampling_draws_the_float32_samples_to_its_precision(small_ddpm):
+    """Sampling under bfloat16 autocast follows the float32 sampler's paths (the same noise draws): pixels differ
+    by bfloat16's rounding carried along 20 steps, not by a different sample."""
+    import copy
+
+    fast = copy.copy(small_ddpm)
+    fast.sample_bfloat16 = True
+    exact, rounded = (m.sample(200, np.random.default_rng(5)) for m in (small_ddpm, fast))
+    assert rounded.dtype == np.float32 and np.median(np.abs(exact - rounded)) < 0.02
+    assert np.abs(exact.mean() - rounded.mean()) < 0.01
+
+
 def test_ddpm_samples_are_images_determined_by_the_rng(small_ddpm):
     first = small_ddpm.sample(6, np.random.default_rng(3))
     assert first.shape == (6, 1, 14, 14) and first.dtype == np.float32 and np.abs(first).max() <= 1
@@ -153,7 +177,8 @@ def test_an_interrupted_chain_resumes_to_the_same_result(tmp_path, train_split, 
     x, labels = train_split
     small = fashion_mnist.to_model_scale(x[:600], 14)
     classifier = images.train_classifier(small, labels[:600], epochs=1, seed=0)
-    observe = dict(disjoint=small[-100:], features=features, cuts=[0.0, 0.3], paths=40, steps=5)
+    observe = dict(disjoint=small[-100:], features=images.ErrorFeatures(features, (1e-3,)), cuts=[0.0, 0.3], paths=40,
+                   steps=5)
     chain = dict(alpha=0.5, ddpm=dict(channels=(8, 16), base_epochs=1, epochs=1, batch=64, lr=1e-3, sample_steps=5),
                  space=images.FeatureSpace(classifier, small, dims=4), n=100, generations=3, resolution=14,
                  train_count=600, metric_samples=100, grid=2, seed=0, observe=observe)
@@ -196,9 +221,8 @@ def test_paper_mode_trains_and_samples_for_a_few_steps_on_the_cpu(train_split):
     training = config.training("image_recursive_diffusion", "paper")
     p = notebook_defaults("image_recursive_diffusion")
     x = fashion_mnist.to_model_scale(train_split[0][: training["batch"]], sizes["resolution"])
-    model = DDPM(channels=training["channels"], batch=training["batch"], lr=training["lr"], dropout=p["dropout"],
-                 weight_decay=p["weight_decay"], ema=p["ema"], T=p["T"], t0=p["t0"], base_epochs=1,
-                 epochs=sizes["epochs"], sample_steps=3).fit(x)
+    model = DDPM(**{**images.ddpm_arguments(training, sizes, **{k: p[k] for k in (
+        "dropout", "weight_decay", "ema", "T", "t0")}), "base_epochs": 1, "sample_steps": 3}).fit(x)
     samples = model.sample(2, np.random.default_rng(0))
     assert sizes["resolution"] == 28 and samples.shape == (2, 1, 28, 28)
     assert np.isfinite(model.losses).all() and np.abs(samples).max() <= 1
@@ -249,3 +273,41 @@ def test_the_models_own_error_features_see_an_error_the_generic_ones_miss():
         assert abs(found["own"]["eta"] - exact) < 3 * found["own"]["eta_se"] + 0.05, (case, found, exact)
         if case == "products":
             assert exact > 0.5 and abs(found["generic"]["eta"]) < 0.05
+
+
+def test_the_first_order_check_reads_eta_eps2_where_chi2_is_exact():
+    """On an 8-dimensional Gaussian with notebook 01's aligned covariance error at beta = 0.1, where chi^2 and eta are
+    exact: the perturbed sampler's shift of the fitted regression h reads -eta eps_star^2 (first order), and
+    shift^2 / Var h stays below the exact chi^2, each within 3 standard errors (plus 10 % for the second order)."""
+    import torch
+
+    from collapse.core.diffusion import PathStatistics
+    from collapse.studies import ablation_oracle, estimator_range
+    from collapse.studies.single_generation import GaussianTestbed
+
+    d, rng, beta = 8, np.random.default_rng(0), 0.1
+    q = np.linalg.qr(rng.standard_normal((d, d)))[0]
+    cov = q @ np.diag(np.linspace(0.2, 2.0, d)) @ q.T
+    bed = GaussianTestbed(np.zeros(d), cov, SamplerConfig(T=4.0, t0=0.02, steps=50))
+    name = estimator_range.add_case(bed, "covariance")
+
+    def on_tensors(score):
+        return lambda y, t: torch.from_numpy(score(y.numpy(), t))
+
+    class Driving:  # the driving score and the perturbation, as collapse.studies.images.Perturbations offers them
+        __call__ = staticmethod(on_tensors(bed.score()))
+        learned = staticmethod(lambda kind, beta: on_tensors(bed.learned_score(name, beta)))
+
+    driving = Driving()
+    stats = PathStatistics(driving.learned("aligned", beta))
+    ideal = images.ideal_paths(driving, d, bed.config, 4000, np.random.default_rng(1), (stats,))
+    features = images.ErrorFeatures(images.EndpointFeatures(rng.multivariate_normal(np.zeros(d), cov, 5000)),
+                                    (bed.config.t0,))
+    found = ablation_oracle.first_order_check(bed.config, driving, "aligned", beta, stats, ideal, features, 4000,
+                                              np.random.default_rng(2))
+    first_order = bed.eta(name) * beta**2  # the covariance error has unit energy
+    chi2 = bed.exact(name, beta)["chi2"]
+    # M_T = -int e . dB, so the paths' likelihood ratio is exp(-M_T - <M>_T / 2): the shift is -E_P[h M_T]
+    assert abs(-found["shift"] - first_order) < 3 * found["shift_se"] + 0.1 * first_order, (found, first_order)
+    assert abs(found["eta_eps2"] - first_order) < 3 * found["eta_eps2_se"] + 0.1 * first_order, (found, first_order)
+    assert found["chi2_low"] < chi2 + 3 * found["chi2_low_se"], (found, chi2)
