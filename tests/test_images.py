@@ -198,14 +198,16 @@ def test_an_interrupted_chain_resumes_to_the_same_result(tmp_path, train_split, 
 
 
 def test_the_committed_result_has_the_control_and_seeds():
-    """The drift is compared with an alpha = 1 control over at least 3 seeds, and eta_hat is read over the
-    calibrated window (issue: controls and seeds)."""
+    """The drift is compared with an alpha = 1 control over as many seeds as the pilot's power calculation asks for
+    the comparisons it chases (at most 10 seeds each), and eta_hat is read over the calibrated window."""
     import xarray as xr
 
+    from collapse.claims.image_recursive_diffusion import seed_count, seeds_needed
     from collapse.infra import config
 
     result = xr.open_dataset(config.ROOT / "data/results/image_recursive_diffusion/compute.nc")
-    assert 1.0 in result.alpha.values and result.sizes["seed"] >= 3
+    assert 1.0 in result.alpha.values and result.sizes["seed"] >= seed_count(seeds_needed())
+    assert config.sizes("image_recursive_diffusion", "full")["seeds"] == seed_count(seeds_needed())
     assert np.isfinite(result.kl.sel(alpha=1.0)).all()
     zero = result.isel(generation=0, alpha=0)  # the stored window follows the rule from the stored calibration
     assert float(result.t_cut) == images.choose_cut(result.cut.values, zero.floor_eps2.values, zero.eps_star2.values)
@@ -278,7 +280,7 @@ def test_the_models_own_error_features_see_an_error_the_generic_ones_miss():
 def test_the_first_order_check_reads_eta_eps2_where_chi2_is_exact():
     """On an 8-dimensional Gaussian with notebook 01's aligned covariance error at beta = 0.1, where chi^2 and eta are
     exact: the perturbed sampler's shift of the fitted regression h reads -eta eps_star^2 (first order), and
-    shift^2 / Var h stays below the exact chi^2, each within 3 standard errors (plus 10 % for the second order)."""
+    its lower bound on chi^2 stays below the exact chi^2 (within 3 standard errors plus 10 % for the second order)."""
     import torch
 
     from collapse.core.diffusion import PathStatistics
@@ -303,11 +305,12 @@ def test_the_first_order_check_reads_eta_eps2_where_chi2_is_exact():
     ideal = images.ideal_paths(driving, d, bed.config, 4000, np.random.default_rng(1), (stats,))
     features = images.ErrorFeatures(images.EndpointFeatures(rng.multivariate_normal(np.zeros(d), cov, 5000)),
                                     (bed.config.t0,))
-    found = ablation_oracle.first_order_check(bed.config, driving, "aligned", beta, stats, ideal, features, 4000,
-                                              np.random.default_rng(2))
+    found = ablation_oracle.first_order_check(bed.config, driving, "aligned", beta, stats, ideal, features, 1,
+                                              np.random.default_rng(2))  # the perturbed paths share the ideal noise
     first_order = bed.eta(name) * beta**2  # the covariance error has unit energy
     chi2 = bed.exact(name, beta)["chi2"]
     # M_T = -int e . dB, so the paths' likelihood ratio is exp(-M_T - <M>_T / 2): the shift is -E_P[h M_T]
     assert abs(-found["shift"] - first_order) < 3 * found["shift_se"] + 0.1 * first_order, (found, first_order)
     assert abs(found["eta_eps2"] - first_order) < 3 * found["eta_eps2_se"] + 0.1 * first_order, (found, first_order)
-    assert found["chi2_low"] < chi2 + 3 * found["chi2_low_se"], (found, chi2)
+    assert 0 < found["chi2_low"] <= chi2, (found, chi2)  # a lower bound, taken at the shift's lower limit
+    assert found["shift_se"] < 0.1 * first_order  # common random numbers: a paired difference, not two samples

@@ -116,11 +116,12 @@ def within(z, limit: float) -> Decision:
 
 def equivalent(difference, halfwidth, margin: float) -> Decision:
     """Agreement within a margin: confirmed if every |``difference``| plus its interval's ``halfwidth`` is within
-    ``margin``, refuted if some |difference| minus its halfwidth exceeds it (resolved beyond the margin)."""
+    ``margin``, refuted if some |difference| minus its halfwidth exceeds it (resolved beyond the margin);
+    inconclusive with nothing to compare or a value that is not finite."""
     import numpy as np
 
-    distance, halfwidth = np.abs(np.asarray(difference, float)), np.asarray(halfwidth, float)
-    if not (np.all(np.isfinite(distance)) and np.all(np.isfinite(halfwidth))):
+    distance, halfwidth = np.abs(np.asarray(difference, float)), np.abs(np.asarray(halfwidth, float))
+    if distance.size == 0 or not (np.all(np.isfinite(distance)) and np.all(np.isfinite(halfwidth))):
         return UNDECIDED
     return Decision(bool(np.all(distance + halfwidth <= margin)), bool(np.any(distance - halfwidth > margin)),
                     rule=f"refuted if some difference minus its interval's half-width exceeds {margin:.3g}")

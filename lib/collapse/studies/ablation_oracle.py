@@ -24,8 +24,7 @@ from collapse.studies.images import PERTURBATIONS, ErrorFeatures, Perturbations,
 
 ARMS = ("aligned", "random direction")
 FEATURE_SETS = ("generic", "oracle", "generic + oracle", "network")
-FIRST_ORDER = ("shift", "shift_se", "covariance", "covariance_se", "chi2_low", "chi2_low_se", "eta_eps2",
-               "eta_eps2_se", "eps2")
+FIRST_ORDER = ("shift", "shift_se", "covariance", "covariance_se", "chi2_low", "eta_eps2", "eta_eps2_se", "eps2")
 
 
 def oracle_ablation(start: RecursionState, betas, features: ErrorFeatures, paths: int, steps: int,
@@ -52,41 +51,44 @@ def oracle_ablation(start: RecursionState, betas, features: ErrorFeatures, paths
             forms = [eta_hat(m, energy, sets[name]) for name in FEATURE_SETS[:-1]]
             forms.append(network_eta_hat(m, energy, features(y, driving.learned(arm, beta), driving)))
             out["eta"][i, j], out["eta_se"][i, j] = [f["eta"] for f in forms], [f["eta_se"] for f in forms]
+    noise = [seed, 2]  # the ideal paths' noise, which each perturbed sampler shares (common random numbers)
     checks = [first_order_check(model.sampler(steps), driving, kind, small, recorders[kind, small], y, features,
-                                paths, np.random.default_rng([seed, 7, k])) for k, kind in enumerate(PERTURBATIONS)]
+                                noise, np.random.default_rng([seed, 7, k])) for k, kind in enumerate(PERTURBATIONS)]
     return {**out, **{f"first_{key}": np.array([c[key] for c in checks]) for key in FIRST_ORDER}}
 
 
 def first_order_check(sampler, driving: Perturbations, kind: str, beta: float, stats: PathStatistics, ideal,
-                      features: ErrorFeatures, paths: int, rng) -> dict[str, float]:
-    """chi^2 = eta eps_star^2 to first order, checked with samples of the perturbed sampler Q (``paths`` of them,
-    driven by the perturbation's score) against the ideal paths P (``ideal``, their martingale in ``stats``).
+                      features: ErrorFeatures, noise, rng) -> dict[str, float]:
+    """chi^2 = eta eps_star^2 to first order, checked with the perturbed sampler Q (driven by the perturbation's
+    score) run on the ideal paths' own noise (``noise``, the seed of :func:`ideal_paths`' rng): path by path, Q's
+    endpoint differs from the ideal one (``ideal``, their martingale in ``stats``) only through the error, so a
+    difference of means between them has the small variance of a paired difference.
 
-    h, the least-squares regression of M_T on the network's features, is fitted on half the ideal paths; on the
-    other half and on Q it gives: the ``shift`` E_Q h - E_P h, which Girsanov's first order predicts equals
-    E_P[h M_T] (``covariance``: the mechanism behind chi^2 = eta eps^2, for any h); ``chi2_low`` = shift^2 / Var_P h,
-    a lower bound on chi^2(Q || P) for any h (the variational form of chi^2), tight when h is the log-likelihood
-    ratio; and ``eta_eps2``, eta_hat (covariance form, cross-fitted on all ideal paths) times ``eps2``. Standard
-    errors by the delta method over paths."""
+    h, the least-squares regression of M_T on the network's features, is fitted on half the ideal paths (halves
+    drawn by ``rng``); on the other half, paired path by path with Q, it gives the ``shift`` E_Q h - E_P h. With
+    M_T = -int e . dB the paths' likelihood ratio dQ/dP is exp(-M_T - <M>_T / 2), so to first order the shift is
+    -E_P[h M_T] (``covariance`` holds E_P[h M_T]) and, for h = E[M_T | Y], -eta eps_star^2: beside it ``eta_eps2``,
+    eta_hat (covariance form, cross-fitted on all ideal paths) times ``eps2``. ``chi2_low``: shift^2 / Var_P h is a
+    lower bound on chi^2(Q || P) for any h (the variational form of chi^2); with the shift's noise it is taken at the
+    shift's 2-standard-error lower limit, max(0, |shift| - 2 se)^2 / Var_P h, a one-sided 97.5 % lower bound."""
     learned = driving.learned(kind, beta)
 
     def perturbed(y, t):
         driving(y, t)  # the step's driving score first, as the perturbations need
         return learned(y, t)
 
-    q = ideal_paths(perturbed, ideal.shape[1], sampler, paths, rng)
+    q = ideal_paths(perturbed, ideal.shape[1], sampler, len(ideal), np.random.default_rng(noise))
     m, energy = stats.martingale.numpy(), stats.energy.numpy()
     x_p, x_q = features(ideal, learned, driving), features(q, learned, driving)
     fit, held = np.array_split(rng.permutation(len(m)), 2)
     h = LinearRegression().fit(x_p[fit], m[fit])
-    h_p, h_q = h.predict(x_p[held]), h.predict(x_q)
-    shift, shift_se = h_q.mean() - h_p.mean(), np.hypot(h_q.std(ddof=1) / np.sqrt(len(h_q)),
-                                                         h_p.std(ddof=1) / np.sqrt(len(h_p)))
+    h_p, h_q = h.predict(x_p[held]), h.predict(x_q[held])
+    paired = h_q - h_p
+    shift, shift_se = paired.mean(), paired.std(ddof=1) / np.sqrt(len(paired))
     products = (h_p - h_p.mean()) * (m[held] - m[held].mean())
-    variance = h_p.var(ddof=1)
     forms = network_eta_hat(m, energy, x_p)
     eps2 = float(energy.mean())
     return {"shift": shift, "shift_se": shift_se, "covariance": products.mean(),
-            "covariance_se": products.std(ddof=1) / np.sqrt(len(products)), "chi2_low": shift**2 / variance,
-            "chi2_low_se": 2 * abs(shift) * shift_se / variance, "eta_eps2": forms["eta"] * eps2,
+            "covariance_se": products.std(ddof=1) / np.sqrt(len(products)),
+            "chi2_low": max(0.0, abs(shift) - 2 * shift_se) ** 2 / h_p.var(ddof=1), "eta_eps2": forms["eta"] * eps2,
             "eta_eps2_se": forms["eta_se"] * eps2, "eps2": eps2}

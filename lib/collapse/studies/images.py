@@ -152,10 +152,11 @@ class ErrorFeatures:
     """The generic features and what the model itself shows at the endpoint y: at each of a few small ``times`` t,
     the learned score and its error e = learned - driving (the score the ideal path follows) in the principal
     coordinates, with y . e and |e|^2. For an affine error e = A y + b (the Gaussian cases), the log-likelihood ratio
-    the regression looks for is a quadratic form in y, which y . e holds whatever the form's shape (the generic
-    squares hold its diagonal only); for the ablation's aligned error, the first-order log-likelihood ratio
-    v . s(y) is a linear function of the learned score's coordinates. The martingale is computed from the same
-    two scores along the path, so the estimator needs nothing it did not already use."""
+    the regression looks for is a quadratic form in y; y . e is the quadratic form the error itself defines, which
+    carries the off-diagonal part the generic squares (the diagonal only) lack, though not every reweighting of it
+    (the estimator range measures how far that goes); for the ablation's aligned error, the first-order
+    log-likelihood ratio v . s(y) is a linear function of the learned score's coordinates. The martingale is
+    computed from the same two scores along the path, so the estimator needs nothing it did not already use."""
 
     def __init__(self, generic: EndpointFeatures, times):
         self.generic, self.times = generic, tuple(times)
