@@ -165,10 +165,12 @@ def test_the_reference_floor_dominates_the_whole_path_and_the_window_rule(small_
     is a small share of the network's energy, the last one when none is."""
     x = fashion_mnist.to_model_scale(train_split[0][:400], 14)
     cuts = [0.0, 0.03, 0.3, 1.0]
-    out = images.generation_observability(small_ddpm, x[:200], x[200:], features, cuts, paths=300, steps=20,
+    own = images.ErrorFeatures(features, (small_ddpm.t0,))
+    out = images.generation_observability(small_ddpm, x[:200], x[200:], own, cuts, paths=300, steps=20,
                                            rng=np.random.default_rng(0))
     assert out["floor_eps2"][0] > out["eps_star2"][0]
-    assert np.isfinite(out["eta"]).all() and out["eta"].shape == (len(cuts),) and np.all(out["eta_r2"] <= 1)
+    for form in ("eta", "net_eta"):  # the generic features' reading and the network's own
+        assert np.isfinite(out[form]).all() and out[form].shape == (len(cuts),) and np.all(out[f"{form}_r2"] <= 1)
     assert images.choose_cut(cuts, [50.0, 5.0, 0.5, 0.1], [100.0, 40.0, 10.0, 2.0]) == 0.3
     assert images.choose_cut(cuts, [50.0, 5.0, 5.0, 5.0], [1.0, 1.0, 1.0, 1.0]) == 1.0  # none: the last
 
@@ -235,12 +237,11 @@ def test_the_oracle_ablation_runs_on_the_ablations_own_paths(small_ddpm, feature
     ablation's; adding the aligned error's first-order log-likelihood ratio as a feature cannot lower the aligned
     arm's fit by more than noise."""
     from collapse.core.recursion import RecursionState
-    from collapse.studies import ablation_oracle
 
     start = RecursionState(generation=1, original=np.zeros((1, 1, 14, 14)), learner=small_ddpm)
     plain = images.perturbation_ablation(small_ddpm, [0.1], features, paths=600, steps=10, seed=0)
     own = images.ErrorFeatures(features, (small_ddpm.t0,))
-    oracle = ablation_oracle.oracle_ablation(start, [0.1], own, paths=600, steps=10, seed=0)
+    oracle = images.oracle_ablation(start, [0.1], own, paths=600, steps=10, seed=0)
     np.testing.assert_allclose(oracle["eta"][:, 0, 0], plain["eta"][:2, 0], rtol=1e-10)
     assert oracle["eta"][0, 0, 2] > oracle["eta"][0, 0, 0] - 2 * oracle["eta_se"][0, 0, 0]
 
@@ -284,7 +285,7 @@ def test_the_first_order_check_reads_eta_eps2_where_chi2_is_exact():
     import torch
 
     from collapse.core.diffusion import PathStatistics
-    from collapse.studies import ablation_oracle, estimator_range
+    from collapse.studies import estimator_range
     from collapse.studies.single_generation import GaussianTestbed
 
     d, rng, beta = 8, np.random.default_rng(0), 0.1
@@ -305,8 +306,8 @@ def test_the_first_order_check_reads_eta_eps2_where_chi2_is_exact():
     ideal = images.ideal_paths(driving, d, bed.config, 4000, np.random.default_rng(1), (stats,))
     features = images.ErrorFeatures(images.EndpointFeatures(rng.multivariate_normal(np.zeros(d), cov, 5000)),
                                     (bed.config.t0,))
-    found = ablation_oracle.first_order_check(bed.config, driving, "aligned", beta, stats, ideal, features, 1,
-                                              np.random.default_rng(2))  # the perturbed paths share the ideal noise
+    found = images.first_order_check(bed.config, driving, "aligned", beta, stats, ideal, features, 1,
+                                     np.random.default_rng(2))  # the perturbed paths share the ideal noise
     first_order = bed.eta(name) * beta**2  # the covariance error has unit energy
     chi2 = bed.exact(name, beta)["chi2"]
     # M_T = -int e . dB, so the paths' likelihood ratio is exp(-M_T - <M>_T / 2): the shift is -E_P[h M_T]
