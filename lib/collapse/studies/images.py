@@ -361,7 +361,8 @@ def oracle_ablation(start: RecursionState, betas, features: ErrorFeatures, paths
     cases = [(arm, beta) for arm in ORACLE_ARMS for beta in betas] + [(k, small) for k in PERTURBATIONS
                                                                        if k not in ORACLE_ARMS]
     recorders = {case: PathStatistics(driving.learned(*case)) for case in cases}
-    y = ideal_paths(driving, d, model.sampler(steps), paths, np.random.default_rng([seed, 2]), recorders.values())
+    noise = [seed, 2]  # the ideal paths' noise, which each perturbed sampler shares (common random numbers)
+    y = ideal_paths(driving, d, model.sampler(steps), paths, np.random.default_rng(noise), recorders.values())
     oracle = (model.score()(y, model.t0) @ driving.v * ou_coefficient(model.t0)).numpy()[:, None]
     generic = features.generic(y.numpy())
     sets = {"generic": generic, "oracle": oracle, "generic + oracle": np.hstack([generic, oracle])}
@@ -373,7 +374,6 @@ def oracle_ablation(start: RecursionState, betas, features: ErrorFeatures, paths
             forms = [eta_hat(m, energy, sets[name]) for name in ORACLE_FEATURE_SETS[:-1]]
             forms.append(network_eta_hat(m, energy, features(y, driving.learned(arm, beta), driving)))
             out["eta"][i, j], out["eta_se"][i, j] = [f["eta"] for f in forms], [f["eta_se"] for f in forms]
-    noise = [seed, 2]  # the ideal paths' noise, which each perturbed sampler shares (common random numbers)
     checks = [first_order_check(model.sampler(steps), driving, kind, small, recorders[kind, small], y, features,
                                 noise, np.random.default_rng([seed, 7, k])) for k, kind in enumerate(PERTURBATIONS)]
     return {**out, **{f"first_{key}": np.array([c[key] for c in checks]) for key in FIRST_ORDER}}
@@ -438,8 +438,7 @@ def make_measure(space: FeatureSpace, metric_samples: int, grid: int, observe: d
 
 def ddpm_arguments(training: dict, sizes: dict, **network) -> dict:
     """The :class:`DDPM` keyword arguments of a mode: its training table (widths, batch, learning rates, sampling
-    precision),
-    its sizes' budgets and sampler steps, and ``network``'s (dropout, weight decay, EMA, T, t0)."""
+    precision), its sizes' budgets and sampler steps, and ``network``'s (dropout, weight decay, EMA, T, t0)."""
     return dict(**{k: training[k] for k in ("channels", "batch", "lr", "continue_lr", "sample_bfloat16")},
                 **{k: sizes[k] for k in ("base_epochs", "epochs", "sample_steps")}, **network)
 
