@@ -6,7 +6,8 @@ from collapse.claims import Claim, Decision
 
 TOLERANCE = 0.05  # notebook 01's estimator tolerance: the resolution that places eta within the paper's 0.25-0.35
 IN_SPAN = ("covariance", "eta 0.3", "eta 0.05")  # E[M | Y] a quadratic the generic features hold; "products" is not
-# not in the generic features' span, in the network's: y . e holds any quadratic form
+# and the products case, outside the generic features' span: the network's features hold y . e, the quadratic form
+# the error itself defines
 NETWORK_SPAN = (*IN_SPAN, "products")
 
 
